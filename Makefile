@@ -1,0 +1,65 @@
+# Two commands for a newcomer:  make run  (serve the Mississippi demo)  and  make test  (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run demo test test-sqlite test-postgres lint format fixtures clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+var/secret_key:
+	@mkdir -p var
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
+	@chmod 600 var/secret_key
+
+# The demo runs with production settings (DEBUG off) on plain HTTP, bound to this machine only.
+DEMO_ENV = SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS=127.0.0.1,localhost HTTPS_ONLY=0
+
+demo: install var/secret_key
+	$(DEMO_ENV) $(PY) manage.py migrate --no-input
+	$(DEMO_ENV) $(PY) manage.py load_demo
+	$(DEMO_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
+
+run: demo
+	@echo "Serving the Mississippi demo on http://$(HOST):$(PORT)/  (admin: make superuser)"
+	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+superuser: install var/secret_key
+	$(DEMO_ENV) $(PY) manage.py createsuperuser
+
+# The whole suite on the database DATABASE_URL names (SQLite when unset).
+test: install
+	$(PY) -m pytest
+
+test-sqlite: install
+	env -u DATABASE_URL $(PY) -m pytest
+
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	SECRET_KEY=lint-only-0123456789abcdefghijklmnopqrstuv ALLOWED_HOSTS=localhost $(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Rebuild fixtures/mississippi from the Census and ZIP-code sources (see fixtures/README.md).
+fixtures: install
+	$(PY) -m pip install --quiet -e '.[dev,fixtures]'
+	$(PY) fixtures/build_mississippi.py
+
+clean:
+	rm -rf $(VENV) var .hypothesis

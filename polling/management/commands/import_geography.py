@@ -1,0 +1,86 @@
+"""``manage.py import_geography``: the import contract of docs/import.md."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from polling.importer import GeographyImportError, ImportResult, import_geography
+from polling.models import Election
+
+
+class Command(BaseCommand):
+    help = (
+        "Import counties, precincts and polling places from GeoJSON files: validated first, then upserted by code "
+        "in one transaction (all or nothing). Errors name the file, feature index and field."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--counties", type=Path, help="FeatureCollection of counties (fips, name, state)")
+        parser.add_argument("--precincts", type=Path, help="FeatureCollection of precincts (county_fips, code, name)")
+        parser.add_argument(
+            "--polling-places",
+            type=Path,
+            help="FeatureCollection of polling places "
+            "(county_fips, code, name, address, precincts, entrances, building)",
+        )
+        parser.add_argument(
+            "--election",
+            type=int,
+            help="id of the election whose precinct assignments the polling places' 'precincts' set "
+            "(default: the next upcoming election of each state)",
+        )
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help="repair invalid polygons (self-intersections) instead of refusing them; repairs are reported",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not any(options[k] for k in ("counties", "precincts", "polling_places")):
+            raise CommandError("Nothing to import: give --counties, --precincts and/or --polling-places.")
+        election = None
+        if options["election"] is not None:
+            election = Election.objects.filter(pk=options["election"]).first()
+            if election is None:
+                raise CommandError(f"No election with id {options['election']}.")
+        show = not options["no_progress"] and options.get("verbosity", 1) >= 1
+
+        def progress(items: Iterable[Any], desc: str, total: int) -> Iterable[Any]:
+            # Only large files get a bar; tqdm hides itself when stderr is not a terminal (disable=None).
+            if not show or total < 200:
+                return items
+            return tqdm(items, desc=desc, total=total, unit=" features", disable=None, file=sys.stderr, leave=False)
+
+        try:
+            result = import_geography(
+                counties=options["counties"],
+                precincts=options["precincts"],
+                polling_places=options["polling_places"],
+                election=election,
+                repair=options["repair"],
+                progress=progress,
+            )
+        except GeographyImportError as exc:
+            raise CommandError(str(exc)) from None
+        self._report(result)
+
+    def _report(self, result: ImportResult) -> None:
+        kinds = sorted(set(result.created) | set(result.updated) | set(result.unchanged) | set(result.deleted))
+        for kind in kinds:
+            self.stdout.write(
+                f"{kind}: {result.created.get(kind, 0)} created, {result.updated.get(kind, 0)} updated, "
+                f"{result.unchanged.get(kind, 0)} unchanged"
+                + (f", {result.deleted[kind]} deleted" if result.deleted.get(kind) else "")
+            )
+        if result.elections:
+            self.stdout.write(f"precinct assignments: {result.assignments} in {', '.join(result.elections)}")
+        for warning in result.warnings:
+            self.stderr.write(self.style.WARNING(f"warning: {warning}"))
+        self.stdout.write(self.style.SUCCESS("Import complete."))

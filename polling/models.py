@@ -1,0 +1,280 @@
+"""Geography and elections: jurisdictions and their buffer rules, counties, precincts, polling places, entrances,
+elections and which polling place serves which precinct in an election.
+
+Geometry is WGS84 lon/lat stored portably (``polling.fields``); exact zone geometry lives in ``polling.geometry``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from polling import geometry
+from polling.fields import BoundField, GeometryField
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+state_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter postal code, e.g. MS.")
+county_fips_validator = RegexValidator(r"^\d{5}$", "A county FIPS code is exactly 5 digits, e.g. 28049.")
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,31}$",
+    "Use 1 to 32 letters, digits, spaces or . _ - / (starting with a letter or digit).",
+)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("%(value)s is not an IANA time zone name.", params={"value": value})
+
+
+class Bounded(models.Model):
+    """Abstract: an indexed bounding box of the model's geometry, kept in step by ``BoundField.pre_save``."""
+
+    bbox_west = BoundField(side="west")
+    bbox_south = BoundField(side="south")
+    bbox_east = BoundField(side="east")
+    bbox_north = BoundField(side="north")
+
+    #: Name of the geometry field the box is computed from; set by each concrete model.
+    geometry_field_name = ""
+
+    class Meta:
+        abstract = True
+        indexes = [
+            models.Index(fields=["bbox_west", "bbox_east", "bbox_south", "bbox_north"], name="%(class)s_bbox_idx")
+        ]
+
+
+class Jurisdiction(models.Model):
+    """A state (or DC / territory) that sets the rules: buffer distances, who may be present, quotas."""
+
+    code = models.CharField(max_length=2, unique=True, validators=[state_code_validator])
+    fips = models.CharField(max_length=2, unique=True, validators=[RegexValidator(r"^\d{2}$")])
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(
+        max_length=64,
+        validators=[validate_timezone],
+        help_text="IANA name of the time zone most counties keep.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BufferRule(models.Model):
+    """A distance around a polling place inside which an activity is banned, and what it is measured from."""
+
+    class Activity(models.TextChoices):
+        CAMPAIGNING = "campaigning", "Campaigning (electioneering)"
+        LOITERING = "loitering", "Loitering"
+
+    class MeasuredFrom(models.TextChoices):
+        ENTRANCE = "entrance", "Each entrance in use"
+        BUILDING = "building", "Building outline"
+        ROOM = "room", "Room where voting takes place"
+        PARCEL = "parcel", "Parcel / property line"
+        POLLING_PLACE = "polling_place", "The polling place (its location point)"
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="buffer_rules")
+    activity = models.CharField(max_length=20, choices=Activity.choices)
+    distance_ft = models.DecimalField(max_digits=7, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    measured_from = models.CharField(max_length=20, choices=MeasuredFrom.choices)
+    citation = models.CharField(max_length=200, help_text="Statute, regulation or guidance the rule rests on.")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["jurisdiction__code", "activity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "activity"],
+                name="polling_bufferrule_one_per_activity",
+                violation_error_message="This jurisdiction already has a rule for that activity.",
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_ft__gt=0),
+                name="polling_bufferrule_distance_positive",
+                violation_error_message="The distance must be greater than zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction.code}: no {self.activity} within {self.distance_ft} ft of {self.measured_from}"
+
+    @property
+    def distance_m(self) -> float:
+        return geometry.feet_to_metres(float(self.distance_ft))
+
+
+class County(Bounded):
+    """A county (or county-equivalent), identified by its 5-digit FIPS code; commissioners are scoped to it."""
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="counties")
+    fips = models.CharField(max_length=5, unique=True, validators=[county_fips_validator])
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="Only where it differs from the state.",
+    )
+    boundary = GeometryField(geom_types=POLYGONAL)
+
+    geometry_field_name = "boundary"
+
+    class Meta(Bounded.Meta):
+        ordering = ["fips"]
+        verbose_name_plural = "counties"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fips})"
+
+    def clean(self) -> None:
+        if self.fips and self.jurisdiction_id and not self.fips.startswith(self.jurisdiction.fips):
+            raise ValidationError({"fips": "A county FIPS code starts with its state's 2-digit FIPS code."})
+
+
+class Precinct(Bounded):
+    """A voting precinct: a code unique within its county and the area it covers."""
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="precincts")
+    code = models.CharField(max_length=32, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    boundary = GeometryField(geom_types=POLYGONAL)
+
+    geometry_field_name = "boundary"
+
+    class Meta(Bounded.Meta):
+        ordering = ["county__fips", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county", "code"],
+                name="polling_precinct_code_unique_in_county",
+                violation_error_message="A precinct with this code already exists in this county.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class PollingPlace(Bounded):
+    """A building where people vote: its location, optional outline, entrances and accessibility notes."""
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="polling_places")
+    code = models.CharField(max_length=32, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=300)
+    location = GeometryField(geom_types=("Point",))
+    building = GeometryField(geom_types=POLYGONAL, null=True, blank=True, help_text="Outline of the building.")
+    accessibility_notes = models.TextField(blank=True)
+
+    geometry_field_name = "location"
+
+    class Meta(Bounded.Meta):
+        ordering = ["county__fips", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county", "code"],
+                name="polling_pollingplace_code_unique_in_county",
+                violation_error_message="A polling place with this code already exists in this county.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def lon(self) -> float:
+        return float(self.location.x)
+
+    @property
+    def lat(self) -> float:
+        return float(self.location.y)
+
+
+class Entrance(models.Model):
+    """A door of a polling place. Buffers measured from entrances use every entrance that is in use."""
+
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.CASCADE, related_name="entrances")
+    name = models.CharField(max_length=100)
+    location = GeometryField(geom_types=("Point",))
+    accessible = models.BooleanField(default=False, help_text="Usable by voters with disabilities.")
+    in_use = models.BooleanField(default=True, help_text="Open to voters on election day.")
+
+    class Meta:
+        ordering = ["polling_place_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["polling_place", "name"],
+                name="polling_entrance_name_unique_in_place",
+                violation_error_message="This polling place already has an entrance with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Election(models.Model):
+    """An election day in a jurisdiction, with the local hours the polls are open."""
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="elections")
+    name = models.CharField(max_length=200)
+    date = models.DateField()
+    polls_open = models.TimeField(help_text="Local time.")
+    polls_close = models.TimeField(help_text="Local time.")
+
+    class Meta:
+        ordering = ["date", "jurisdiction__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "date", "name"],
+                name="polling_election_unique_name_per_day",
+                violation_error_message="This jurisdiction already has an election with this name on this date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(polls_close__gt=models.F("polls_open")),
+                name="polling_election_close_after_open",
+                violation_error_message="Polls must close after they open.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date:%Y-%m-%d})"
+
+
+class PrecinctAssignment(models.Model):
+    """Which polling place serves a precinct in an election (at most one per precinct and election)."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="assignments")
+    precinct = models.ForeignKey(Precinct, on_delete=models.CASCADE, related_name="assignments")
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        ordering = ["election_id", "precinct_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["election", "precinct"],
+                name="polling_assignment_one_place_per_precinct",
+                violation_error_message="This precinct already has a polling place in this election.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.precinct} → {self.polling_place}"
+
+    def clean(self) -> None:
+        if not (self.election_id and self.precinct_id):
+            return
+        if self.precinct.county.jurisdiction_id != self.election.jurisdiction_id:
+            raise ValidationError({"precinct": "The precinct is not in this election's jurisdiction."})
+        if self.polling_place_id and self.polling_place.county.jurisdiction_id != self.election.jurisdiction_id:
+            raise ValidationError({"polling_place": "The polling place is not in this election's jurisdiction."})

@@ -1,0 +1,88 @@
+"""From a polling place and its jurisdiction's buffer rules to the exact geometry in ``polling.geometry``.
+
+This is where "measured from" is resolved to a concrete reference. What the data lacks is said, never hidden:
+a rule measured from a room or a parcel, which we do not map, falls back to the building outline (or the
+polling-place point) and is flagged ``approximate`` unless the fallback can only make the zone larger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shapely.geometry import MultiPoint, Point
+from shapely.geometry.base import BaseGeometry
+
+from polling import geometry
+from polling.models import BufferRule, PollingPlace
+
+MeasuredFrom = BufferRule.MeasuredFrom
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One rule applied to one polling place: what it is measured from and its exact geometry inputs."""
+
+    polling_place_id: int
+    rule: BufferRule
+    reference_kind: str  # "entrances", "building" or "location": what the distance is actually measured from
+    approximate: bool  # True when the rule's reference is not mapped and the fallback may draw the zone too small
+    geo_rule: geometry.ZoneRule
+
+    @property
+    def limit_ft(self) -> float:
+        return float(self.rule.distance_ft)
+
+    def polygon(self) -> BaseGeometry:
+        return geometry.zone_polygon(self.geo_rule)
+
+    def classify(self, lon: float, lat: float, accuracy_m: float = 0.0) -> geometry.Classification:
+        return geometry.classify(lon, lat, self.geo_rule, accuracy_m)
+
+
+def _entrance_points(place: PollingPlace) -> list[tuple[float, float]]:
+    # Uses the prefetched entrances when the caller prefetched them (no query per place).
+    entrances = list(place.entrances.all())
+    in_use = [e for e in entrances if e.in_use] or entrances
+    return [(e.location.x, e.location.y) for e in in_use]
+
+
+def resolve_reference(place: PollingPlace, measured_from: str) -> tuple[str, bool, BaseGeometry]:
+    """Return (reference kind, approximate?, lon/lat geometry) for a rule measured from ``measured_from``."""
+    location: Point = place.location
+    if measured_from == MeasuredFrom.ENTRANCE:
+        points = _entrance_points(place)
+        if points:
+            return "entrances", False, MultiPoint(points) if len(points) > 1 else Point(points[0])
+        # No entrance mapped: the building outline contains every door, so measuring from it can only enlarge.
+        if place.building is not None:
+            return "building", False, place.building
+        return "location", True, location
+    if measured_from in (MeasuredFrom.BUILDING, MeasuredFrom.POLLING_PLACE, MeasuredFrom.ROOM):
+        # A room lies inside its building, so the building outline is a safe (never smaller) stand-in.
+        if place.building is not None:
+            return "building", False, place.building
+        return "location", measured_from != MeasuredFrom.POLLING_PLACE, location
+    # Parcel: not mapped; the building is inside the parcel, so a zone drawn from it may be too small.
+    if place.building is not None:
+        return "building", True, place.building
+    return "location", True, location
+
+
+def zones_for(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Zone]:
+    """Every zone of ``place`` under ``rules`` (the rules of its jurisdiction), in rule order."""
+    center = (place.location.x, place.location.y)
+    zones = []
+    for rule in rules:
+        kind, approximate, ref_geom = resolve_reference(place, rule.measured_from)
+        reference = geometry.Reference(geometry=ref_geom, center=center)
+        zones.append(
+            Zone(
+                polling_place_id=place.pk,
+                rule=rule,
+                reference_kind=kind,
+                approximate=approximate,
+                geo_rule=geometry.ZoneRule(reference=reference, distance_m=rule.distance_m),
+            )
+        )
+    return zones
