@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 
 from polling import geometry, svg
 from polling.models import (
@@ -46,11 +47,18 @@ COUNTY_PREVIEW_PRECINCTS = 60
 #: Counties are listed in a changelist's sidebar filter without choosing a state first only up to this many.
 UNSCOPED_COUNTY_CHOICES = 100
 
-BBOX_FIELDS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
 REFERENCE_TEXT = {
     "entrances": "from entrances",
     "building": "from the building outline",
     "location": "from the polling-place point",
+}
+
+
+#: Geometry columns of each model, left unloaded wherever only a row's label is shown.
+_GEOMETRY_FIELDS: dict[type, tuple[str, ...]] = {
+    County: ("boundary",),
+    Precinct: ("boundary",),
+    PollingPlace: ("location", "building"),
 }
 
 
@@ -89,6 +97,14 @@ class GeoModelAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return DeferringChangeList
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # The autocomplete widget loads the selected row to label it, and validation loads the chosen one: neither
+        # needs the related row's geometry.
+        defer = _GEOMETRY_FIELDS.get(db_field.related_model)
+        if defer and "queryset" not in kwargs:
+            kwargs["queryset"] = db_field.related_model._default_manager.defer(*defer)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -135,9 +151,12 @@ class CountyListFilter(admin.SimpleListFilter):
         return choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
-        if self.value():
-            return queryset.filter(**{f"{self.county_path}__id": self.value()})
-        return None
+        value = self.value()
+        if not value:
+            return None
+        if not value.isdigit():
+            return queryset.none()  # a mangled link, not a server error
+        return queryset.filter(**{f"{self.county_path}__id": int(value)})
 
 
 class AssignmentCountyListFilter(CountyListFilter):
@@ -163,24 +182,23 @@ def zone_label(zone: Zone) -> str:
     return f"{text} (approximate)" if zone.approximate else text
 
 
-def polling_place_layers(
-    place: PollingPlace, rules: Iterable[BufferRule], *, detailed: bool = True
-) -> list[svg.Layer]:
-    """Building, zones (largest first, so smaller ones stay visible), entrances and the location of ``place``.
+def polling_place_layers(place: PollingPlace, rules: Iterable[BufferRule], *, detailed: bool = True) -> list[svg.Layer]:
+    """Building, zones (largest first, so smaller ones stay visible), entrances and the location of ``place``;
+    without ``detailed`` (a precinct-sized map, where they would be specks) only the zones and the location.
     Expects ``place.entrances`` prefetched (``zones_for`` reads them too)."""
     layers: list[svg.Layer] = []
-    if place.building is not None:
+    if detailed and place.building is not None:
         layers.append(svg.Layer(place.building, "building", "building outline"))
     zones = sorted(zones_for(place, rules), key=lambda z: -z.limit_ft)
     for zone in zones:
         activity = "".join(c for c in str(zone.rule.activity) if c.isalnum())
         layers.append(svg.Layer(zone.polygon(), f"zone-{activity}", zone_label(zone)))
-    for entrance in place.entrances.all():
+    for entrance in place.entrances.all() if detailed else ():
         if entrance.in_use:
             kind, label = "entrance", "entrance in use"
         else:
             kind, label = "entrance-unused", "entrance not in use"
-        layers.append(svg.Layer(entrance.location, kind, label, tag=entrance.name if detailed else ""))
+        layers.append(svg.Layer(entrance.location, kind, label, tag=entrance.name))
     layers.append(svg.Layer(place.location, "place", "polling place", tag=place.code))
     return layers
 
@@ -197,6 +215,11 @@ def _preview_html(layers: list[svg.Layer], *, title: str, note: str = "") -> Saf
 
 def _not_saved_yet() -> str:
     return "Shown after saving."
+
+
+def _geometry_or_none(value: Any) -> BaseGeometry | None:
+    """``value`` if it is a non-empty geometry. An unsaved instance holds b"" (the BinaryField default) instead."""
+    return value if isinstance(value, BaseGeometry) and not value.is_empty else None
 
 
 # --- Jurisdictions and rules ----------------------------------------------------------------------------------
@@ -221,9 +244,7 @@ class JurisdictionAdmin(admin.ModelAdmin):
     @admin.display(description="Buffer rules")
     def rules_summary(self, obj: Jurisdiction) -> str:
         rules = obj.buffer_rules.all()
-        return "; ".join(
-            f"{r.activity} {_decimal_text(r.distance_ft)} ft from {r.measured_from}" for r in rules
-        ) or "—"
+        return "; ".join(f"{r.activity} {_decimal_text(r.distance_ft)} ft from {r.measured_from}" for r in rules) or "—"
 
 
 @admin.register(BufferRule)
@@ -275,7 +296,7 @@ class CountyAdmin(BoundingBoxMixin, GeoModelAdmin):
 
     @admin.display(description="Map preview")
     def preview(self, obj: County | None) -> str:
-        if obj is None or obj.pk is None or obj.boundary is None:
+        if obj is None or obj.pk is None or _geometry_or_none(obj.boundary) is None:
             return _not_saved_yet()
         layers = [svg.Layer(obj.boundary, "boundary", "county boundary")]
         n_precincts = obj.precincts.count()
@@ -311,7 +332,7 @@ class PrecinctAdmin(BoundingBoxMixin, GeoModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("county__jurisdiction")
+        return super().get_queryset(request).select_related("county__jurisdiction").defer("county__boundary")
 
     @admin.display(description="State", ordering="county__jurisdiction__code")
     def state(self, obj: Precinct) -> str:
@@ -329,7 +350,7 @@ class PrecinctAdmin(BoundingBoxMixin, GeoModelAdmin):
 
     @admin.display(description="Map preview")
     def preview(self, obj: Precinct | None) -> str:
-        if obj is None or obj.pk is None or obj.boundary is None:
+        if obj is None or obj.pk is None or _geometry_or_none(obj.boundary) is None:
             return _not_saved_yet()
         layers = [svg.Layer(obj.boundary, "boundary", "precinct boundary")]
         places = self._recent_places(obj)
@@ -380,25 +401,22 @@ class PointForm(forms.ModelForm):
     #: The model's point field that ``lon``/``lat`` stand in for (leave it out of the form's fields).
     point_field = "location"
 
+    # No min/max on the fields: geometry.check_lonlat's messages say more (e.g. that a pair looks swapped).
     lon = forms.FloatField(
         label="Longitude",
-        min_value=-180,
-        max_value=180,
         widget=forms.NumberInput(attrs={"step": "any"}),
         help_text="WGS84 decimal degrees, west negative (e.g. -90.1848).",
     )
     lat = forms.FloatField(
         label="Latitude",
-        min_value=-90,
-        max_value=90,
         widget=forms.NumberInput(attrs={"step": "any"}),
         help_text="WGS84 decimal degrees (e.g. 32.2988).",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        point = getattr(self.instance, self.point_field, None)
-        if point is not None and not point.is_empty:
+        point = _geometry_or_none(getattr(self.instance, self.point_field, None))
+        if point is not None:
             self.initial.setdefault("lon", float(point.x))
             self.initial.setdefault("lat", float(point.y))
 
@@ -412,7 +430,9 @@ class PointForm(forms.ModelForm):
             point = Point(lon, lat)
             geometry.check_geometry(point)
         except geometry.GeometryError as exc:
-            raise forms.ValidationError(str(exc), code=exc.code) from None
+            field = {"longitude_out_of_range": "lon", "latitude_out_of_range": "lat"}.get(exc.code)
+            self.add_error(field, forms.ValidationError(str(exc), code=exc.code))
+            return cleaned
         setattr(self.instance, self.point_field, point)
         return cleaned
 
@@ -420,7 +440,7 @@ class PointForm(forms.ModelForm):
 class EntranceForm(PointForm):
     class Meta:
         model = Entrance
-        fields = ("name", "lon", "lat", "accessible", "in_use")
+        fields = ("polling_place", "name", "lon", "lat", "accessible", "in_use")
 
 
 class PollingPlaceForm(PointForm):
@@ -443,7 +463,7 @@ class PollingPlaceAdmin(BoundingBoxMixin, GeoModelAdmin):
     list_filter = (("county__jurisdiction", admin.RelatedFieldListFilter), CountyListFilter)
     list_select_related = ("county",)
     list_defer = ("location", "building", "accessibility_notes", "county__boundary")
-    autocomplete_defer = ("building",)
+    autocomplete_defer = ("location", "building")
     search_fields = ("code", "name", "address", "=county__fips", "county__name")
     ordering = ("county__fips", "code")
     autocomplete_fields = ("county",)
@@ -463,7 +483,7 @@ class PollingPlaceAdmin(BoundingBoxMixin, GeoModelAdmin):
 
     @admin.display(description="Map preview")
     def preview(self, obj: PollingPlace | None) -> str:
-        if obj is None or obj.pk is None or obj.location is None:
+        if obj is None or obj.pk is None or _geometry_or_none(obj.location) is None:
             return _not_saved_yet()
         place = (
             PollingPlace.objects.select_related("county__jurisdiction")
@@ -472,7 +492,7 @@ class PollingPlaceAdmin(BoundingBoxMixin, GeoModelAdmin):
             .get(pk=obj.pk)
         )
         # Draw what the form holds (it may be a re-rendered, not yet saved edit) with the saved entrances.
-        place.location, place.building = obj.location, obj.building
+        place.location, place.building = obj.location, _geometry_or_none(obj.building)
         layers = polling_place_layers(place, place.county.jurisdiction.buffer_rules.all())
         return _preview_html(layers, title=f"Polling place {place}: building, entrances and zones")
 
@@ -492,11 +512,6 @@ class EntranceAdmin(GeoModelAdmin):
     @admin.display(description="Lon, lat")
     def coordinates(self, obj: Entrance) -> str:
         return f"{obj.location.x:.6f}, {obj.location.y:.6f}"
-
-
-EntranceForm.Meta.fields = ("polling_place", *EntranceForm.Meta.fields)
-EntranceInline.form = type("EntranceInlineForm", (PointForm,), {"Meta": type("Meta", (), {
-    "model": Entrance, "fields": ("name", "lon", "lat", "accessible", "in_use")})})
 
 
 # --- Elections and assignments --------------------------------------------------------------------------------

@@ -35,6 +35,10 @@ class GeometryField(models.BinaryField):
         kwargs.pop("editable", None)
         return name, path, args, kwargs
 
+    def get_default(self) -> Any:
+        # BinaryField defaults to b""; an unsaved instance has no geometry until one is given.
+        return super(models.BinaryField, self).get_default() if self.has_default() else None
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> BaseGeometry | None:
         if value is None:
             return None

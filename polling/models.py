@@ -274,7 +274,18 @@ class PrecinctAssignment(models.Model):
     def clean(self) -> None:
         if not (self.election_id and self.precinct_id):
             return
-        if self.precinct.county.jurisdiction_id != self.election.jurisdiction_id:
+        # Only the jurisdiction ids are needed: never load county boundaries to compare them.
+        states = dict(
+            County.objects.filter(pk__in=Precinct.objects.filter(pk=self.precinct_id).values("county_id")).values_list(
+                "pk", "jurisdiction_id"
+            )
+        )
+        election_state = Election.objects.values_list("jurisdiction_id", flat=True).get(pk=self.election_id)
+        if election_state not in states.values():
             raise ValidationError({"precinct": "The precinct is not in this election's jurisdiction."})
-        if self.polling_place_id and self.polling_place.county.jurisdiction_id != self.election.jurisdiction_id:
-            raise ValidationError({"polling_place": "The polling place is not in this election's jurisdiction."})
+        if self.polling_place_id:
+            place_state = PollingPlace.objects.values_list("county__jurisdiction_id", flat=True).get(
+                pk=self.polling_place_id
+            )
+            if place_state != election_state:
+                raise ValidationError({"polling_place": "The polling place is not in this election's jurisdiction."})

@@ -58,6 +58,7 @@ STYLES: dict[str, Style] = {
     "zone": Style(stroke="#ba4a00", stroke_width=1.4, dash="6 2 1 2"),
     "place": Style(stroke="#ffffff", fill="#111111", stroke_width=1.5, marker="circle", marker_px=4.5),
     "entrance": Style(stroke="#111111", fill="#f4d03f", stroke_width=1.0, marker="square", marker_px=3.0),
+    "entrance-unused": Style(stroke="#111111", fill="#ffffff", stroke_width=1.0, marker="square", marker_px=3.0),
 }
 DEFAULT_STYLE = Style(stroke="#333333", stroke_width=1.0)
 
@@ -85,8 +86,9 @@ def display_centre(geoms: Iterable[BaseGeometry]) -> tuple[float, float]:
     The longitude arc is the circle minus its largest gap between coordinates, so shapes on both sides of the
     antimeridian are centred near ±180 rather than near 0.
     """
-    coords = np.concatenate([shapely.get_coordinates(g) for g in geoms if g is not None and not g.is_empty] or
-                            [np.empty((0, 2))])
+    coords = np.concatenate(
+        [shapely.get_coordinates(g) for g in geoms if g is not None and not g.is_empty] or [np.empty((0, 2))]
+    )
     if len(coords) == 0:
         raise ValueError("nothing to centre on")
     if not np.isfinite(coords).all():
@@ -195,6 +197,43 @@ def _marker(style: Style, x: float, y: float, css: str) -> str:
     return f'<circle class={css} cx="{_num(x)}" cy="{_num(y)}" r="{_num(r)}" {_style_attrs(style)}/>'
 
 
+_Box = tuple[float, float, float, float]
+#: Where a tag may sit relative to its point: (dx, dy of the text baseline, text-anchor), tried in order.
+_TAG_SPOTS = ((7, -5, "start"), (7, 13, "start"), (-7, -5, "end"), (-7, 13, "end"), (0, -9, "middle"))
+
+
+def _place_tags(tags: list[tuple[float, float, str]], taken: list[_Box], size: int) -> list[str]:
+    """Text elements for point tags, each at the first spot beside its point that overlaps no marker or earlier
+    tag (widths estimated at 6.5 px a character); the first spot when none is free."""
+    taken = list(taken)
+    out = []
+    for px, py, text in tags:
+        width = 6.5 * len(text)
+        choice = None
+        for dx, dy, anchor in _TAG_SPOTS:
+            x, y = px + dx, py + dy
+            left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
+            box = (left, y - 10, left + width, y + 2)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= size and box[3] <= size
+            if inside and not any(_overlaps(box, other) for other in taken):
+                choice = (x, y, anchor, box)
+                break
+        if choice is None:
+            dx, dy, anchor = _TAG_SPOTS[0]
+            choice = (px + dx, py + dy, anchor, (px + dx, py + dy - 10, px + dx + width, py + dy + 2))
+        x, y, anchor, box = choice
+        taken.append(box)
+        out.append(
+            f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" fill="#111111" stroke="#ffffff" '
+            f'stroke-width="3" paint-order="stroke">{escape(text)}</text>'
+        )
+    return out
+
+
+def _overlaps(a: _Box, b: _Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def _truncate(text: str, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -243,7 +282,9 @@ def render_svg(layers: Sequence[Layer], *, size: int = 320, title: str = "", sim
         f'<rect x="0" y="0" width="{size}" height="{size}" fill="#ffffff" stroke="#999999" stroke-width="1"/>',
     ]
     if not drawn:
-        out.append(f'<text x="{size / 2:g}" y="{size / 2:g}" text-anchor="middle" fill="#555555">Nothing to draw</text>')
+        out.append(
+            f'<text x="{size / 2:g}" y="{size / 2:g}" text-anchor="middle" fill="#555555">Nothing to draw</text>'
+        )
         out.append("</svg>")
         return "".join(out)
 
@@ -271,22 +312,23 @@ def render_svg(layers: Sequence[Layer], *, size: int = 320, title: str = "", sim
         oy=PAD_PX + (inner - (maxy - miny) * scale) / 2,
     )
 
-    labels: list[str] = []
+    tags: list[tuple[float, float, str]] = []
+    markers: list[_Box] = []
     for layer, geom in zip(drawn, projected, strict=True):
         style = STYLES.get(layer.kind, DEFAULT_STYLE)
         css = quoteattr(_css_class(layer.kind))
         data = _path_data(geom, frame)
         if data:
             out.append(f'<path class={css} d="{data}" fill-rule="evenodd" {_style_attrs(style)}/>')
+        marker_style = style if style.marker else STYLES["place"]
         for x, y in _points(geom):
-            (px, py), = frame.xy(np.array([[x, y]]))
-            out.append(_marker(style if style.marker else STYLES["place"], px, py, css))
+            ((px, py),) = frame.xy(np.array([[x, y]]))
+            out.append(_marker(marker_style, px, py, css))
+            r = marker_style.marker_px
+            markers.append((px - r, py - r, px + r, py + r))
             if layer.tag:
-                labels.append(
-                    f'<text x="{_num(px + 7)}" y="{_num(py - 5)}" fill="#111111" stroke="#ffffff" '
-                    f'stroke-width="3" paint-order="stroke">{escape(_truncate(layer.tag, MAX_TAG_CHARS))}</text>'
-                )
-    out.extend(labels)
+                tags.append((px, py, _truncate(layer.tag, MAX_TAG_CHARS)))
+    out.extend(_place_tags(tags, markers, size))
 
     bar_m, bar_label = _nice_scale(inner * 0.4 / scale)
     bar_px = bar_m * scale

@@ -9,3 +9,4 @@ os.environ.setdefault("HTTPS_ONLY", "0")
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests

@@ -245,7 +245,7 @@ def test_every_problem_is_reported_not_only_the_first(write, mississippi):
         import_geography(counties=write("c.geojson", bad))
 
     where = [(i.index, i.field) for i in caught.value.issues]
-    assert where == [(1, "fips"), (1, "name"), (2, "state")]
+    assert where == [(1, "fips"), (1, "name"), (2, "state"), (2, "fips")]
 
 
 # --- Malformed files --------------------------------------------------------------------------------------------
@@ -317,12 +317,16 @@ def test_bad_county_properties_name_the_feature_and_field(write, mississippi, pr
         ({"type": "Point", "coordinates": [-90.1, 32.3]}, "geometry", "Polygon"),
         ({"type": "Polygon", "coordinates": [[[W, S], [E, S], [E, N], [W, N]]]}, "geometry", "closed"),
         ({"type": "Polygon", "coordinates": [[[W, S], [E, S], [W, S]]]}, "geometry", "4"),
-        ({"type": "Polygon", "coordinates": [[[W, S], [E, N], [E, S], [W, N], [W, S]]]}, "geometry", "ntersect"),
+        (
+            {"type": "Polygon", "coordinates": [[[W, S], [E, N], [E, S], [W, N], [W, S]]]},
+            "geometry",
+            "crosses itself near longitude -90.15",
+        ),
         ({"type": "Polygon", "coordinates": [[[W, S], [200.0, S], [E, N], [W, S]]]}, "geometry", "ongitude"),
         ({"type": "Polygon", "coordinates": [[[W, S], [E, S], [E, 91.0], [W, S]]]}, "geometry", "atitude"),
         ({"type": "Polygon", "coordinates": [[[S, W], [S, E], [N, E], [S, W]]]}, "geometry", "lat"),
         ({"type": "Polygon", "coordinates": [[[W, S], [E, S], ["x", N], [W, S]]]}, "geometry", "number"),
-        ({"type": "Polygon", "coordinates": []}, "geometry", "mpty"),
+        ({"type": "Polygon", "coordinates": []}, "geometry", "has no coordinates"),
     ],
 )
 def test_bad_county_geometry_is_refused_with_a_clear_message(write, mississippi, geometry, field, fragment):
@@ -369,7 +373,7 @@ def test_a_precinct_in_an_unknown_county_or_duplicated_is_refused(write, mississ
 def test_lat_lon_order_is_detected_where_certain_by_range(write, mississippi):
     swapped = {"type": "Polygon", "coordinates": [[[lat, lon] for lon, lat in ring(W, S, E, N)]]}
     issues = refused(counties=write("c.geojson", county_with(swapped)))
-    assert issues[0][:2] == (0, "geometry") and "lat" in issues[0][2]
+    assert issues[0][0] == 0 and issues[0][1].startswith("geometry") and "lat" in issues[0][2]
 
 
 def test_lat_lon_order_is_detected_against_the_county_when_both_orders_are_on_the_globe(write, mississippi):
@@ -389,7 +393,7 @@ def test_lat_lon_order_is_detected_against_the_county_when_both_orders_are_on_th
     with pytest.raises(GeographyImportError) as caught:
         import_geography(precincts=write("p.geojson", fc))
     [issue] = caught.value.issues
-    assert (issue.index, issue.field) == (0, "geometry") and "lat" in issue.message
+    assert issue.index == 0 and issue.field.startswith("geometry") and "lat" in issue.message
     assert Precinct.objects.count() == 0
 
 

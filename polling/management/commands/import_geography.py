@@ -14,6 +14,10 @@ from polling.importer import GeographyImportError, ImportResult, import_geograph
 from polling.models import Election
 
 
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
 class Command(BaseCommand):
     help = (
         "Import counties, precincts and polling places from GeoJSON files: validated first, then upserted by code "
@@ -60,9 +64,10 @@ class Command(BaseCommand):
 
         try:
             result = import_geography(
-                counties=options["counties"],
-                precincts=options["precincts"],
-                polling_places=options["polling_places"],
+                # call_command() passes keyword values through without argparse's type conversion.
+                counties=_path(options["counties"]),
+                precincts=_path(options["precincts"]),
+                polling_places=_path(options["polling_places"]),
                 election=election,
                 repair=options["repair"],
                 progress=progress,
