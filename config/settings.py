@@ -39,11 +39,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "polling",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,11 +135,51 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+MAX_QUERY_STRING_BYTES = env_int("MAX_QUERY_STRING_BYTES", 2048, minimum=256)
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+
+# --- Cache (throttling counters) ----------------------------------------------------------------------------
+# Redis when REDIS_URL is set, so that every server process shares one count per client; otherwise per process.
+REDIS_URL = env_str("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "polls"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- API --------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"public": env_str("PUBLIC_RATE_LIMIT") or "300/minute"},
+    # Client addresses come from X-Forwarded-For only through this many trusted proxies (0: never).
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Polling-place compliance API",
+    "DESCRIPTION": (
+        "Public lookups of precincts, polling places and the buffer zones around them (no login), "
+        "with exact geodesic distances. Coordinates are WGS84 longitude/latitude (RFC 7946)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+#: Base-map tiles for the public map (an XYZ URL template such as https://tile.example.org/{z}/{x}/{y}.png) and
+#: its attribution. Empty: the map shows boundaries and zones only, with no request leaving this service.
+MAP_TILE_URL = env_str("MAP_TILE_URL") or ""
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION") or ""
 
 LOGGING = {
     "version": 1,

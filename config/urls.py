@@ -1,10 +1,22 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "Polling-place administration"
 admin.site.site_title = "Polling-place administration"
 admin.site.index_title = "Geography and elections"
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/map/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("polling.api.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("polling.urls")),
 ]
+
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.db import transaction
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -36,6 +37,7 @@ from polling.models import (
     Precinct,
     PrecinctAssignment,
 )
+from polling.services import geography_version_bump
 from polling.zones import Zone, zones_for
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,32 @@ class DeferringChangeList(ChangeList):
         return qs.defer(*defer) if defer else qs
 
 
-class GeoModelAdmin(admin.ModelAdmin):
+class GeographyAdmin(admin.ModelAdmin):
+    """Every admin write of geography, rules or assignments raises the geography version in its own transaction,
+    so each server process rebuilds its spatial index on its next request."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            geography_version_bump()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            geography_version_bump()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            geography_version_bump()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            geography_version_bump()
+
+
+class GeoModelAdmin(GeographyAdmin):
     """Changelists and autocomplete results without geometry: neither displays it, and a county boundary alone can
     be tens of kilobytes."""
 
@@ -232,7 +259,7 @@ class BufferRuleInline(admin.TabularInline):
 
 
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(admin.ModelAdmin):
+class JurisdictionAdmin(GeographyAdmin):
     list_display = ("code", "name", "fips", "timezone", "rules_summary")
     search_fields = ("code", "name", "=fips")
     ordering = ("code",)
@@ -248,7 +275,7 @@ class JurisdictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(BufferRule)
-class BufferRuleAdmin(admin.ModelAdmin):
+class BufferRuleAdmin(GeographyAdmin):
     list_display = ("jurisdiction", "activity", "distance_ft", "measured_from", "citation")
     list_filter = ("activity", "measured_from", "jurisdiction")
     list_select_related = ("jurisdiction",)
@@ -518,7 +545,7 @@ class EntranceAdmin(GeoModelAdmin):
 
 
 @admin.register(Election)
-class ElectionAdmin(admin.ModelAdmin):
+class ElectionAdmin(GeographyAdmin):
     list_display = ("name", "date", "jurisdiction", "polls_open", "polls_close", "assignment_count")
     list_filter = ("jurisdiction",)
     list_select_related = ("jurisdiction",)

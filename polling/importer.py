@@ -34,6 +34,7 @@ from polling.models import (
     code_validator,
     county_fips_validator,
 )
+from polling.services import geography_version_bump
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_ERRORS = 200
@@ -791,6 +792,7 @@ def import_geography(
     try:
         with transaction.atomic():
             _write(county_rows, precinct_rows, place_rows, election, result, progress)
+            geography_version_bump()
     except ValidationError as exc:
         raise GeographyImportError([ImportIssue("(database)", None, "validation", "; ".join(exc.messages))]) from None
     except IntegrityError as exc:

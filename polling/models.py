@@ -289,3 +289,19 @@ class PrecinctAssignment(models.Model):
             )
             if place_state != election_state:
                 raise ValidationError({"polling_place": "The polling place is not in this election's jurisdiction."})
+
+
+class GeographyVersion(models.Model):
+    """A single counter, raised in the same transaction as any change to geography, rules or assignments.
+
+    Every server process keeps an in-memory spatial index (``polling.spatial``) tagged with the version it was built
+    from, and compares it with this row once per request: a change is seen by every process on its next request.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="polling_geographyversion_singleton")]
+
+    def __str__(self) -> str:
+        return f"geography version {self.value}"

@@ -10,3 +10,4 @@ from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"public": "100000/minute"}  # throttling has its own tests

@@ -140,10 +140,14 @@ def rings_of(zone: Polygon | MultiPolygon) -> list[tuple[Polygon, list[np.ndarra
 
 def vertices_and_midpoints(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ring's vertices (closing one dropped) and the midpoint of every edge, taken with longitudes unwrapped
-    (an edge from 179.9999 to -179.9999 has its midpoint at 180, not 0)."""
+    (an edge from 179.9999 to -179.9999 has its midpoint at 180, not 0).
+
+    Edges along the antimeridian itself are left out: they are where the zone was cut in two (RFC 7946), inside
+    the zone, not part of its boundary. Their end vertices are kept: they lie on the boundary."""
     a, b = ring[:-1], ring[1:].copy()
     b[:, 0] = a[:, 0] + (b[:, 0] - a[:, 0] + 180.0) % 360.0 - 180.0
-    mid = (a + b) / 2.0
+    cut = (np.abs(a[:, 0]) == 180.0) & (a[:, 0] == b[:, 0])
+    mid = (a[~cut] + b[~cut]) / 2.0
     mid[:, 0] = [wrap(x) for x in mid[:, 0]]
     return a, mid
 
@@ -155,7 +159,7 @@ def check_zone_shape(zone: Polygon | MultiPolygon) -> None:
         assert part.exterior.is_ccw
         assert all(not hole.is_ccw for hole in part.interiors)
         lons = shapely.get_coordinates(part)[:, 0]
-        assert -180.0 <= lons.min()
+        assert lons.min() >= -180.0
         assert lons.max() <= 180.0
 
 

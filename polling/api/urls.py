@@ -1,0 +1,15 @@
+from django.urls import path
+
+from polling.api import views
+
+urlpatterns = [
+    path("lookup/", views.LookupView.as_view(), name="lookup"),
+    path("compliance/", views.ComplianceView.as_view(), name="compliance"),
+    path("counties/", views.CountyListView.as_view(), name="county-list"),
+    path("precincts/", views.PrecinctListView.as_view(), name="precinct-list"),
+    path("precincts/<int:pk>/", views.PrecinctDetailView.as_view(), name="precinct-detail"),
+    path("polling-places/", views.PollingPlaceListView.as_view(), name="pollingplace-list"),
+    path("polling-places/<int:pk>/", views.PollingPlaceDetailView.as_view(), name="pollingplace-detail"),
+    path("polling-places/<int:pk>/zones/", views.ZonesView.as_view(), name="pollingplace-zones"),
+    path("zones/", views.ZonesInBoxView.as_view(), name="zones-in-box"),
+]

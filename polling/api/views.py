@@ -1,0 +1,392 @@
+"""The public API: no login, throttled per client, cacheable (ETag from the geography version).
+
+Thin views: parse and check the query (``params``), ask the spatial index or a selector, serialize as GeoJSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from config.exceptions import BadRequest
+from polling import spatial
+from polling.api import geojson, params
+from polling.models import BufferRule, County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
+from polling.services import geography_version
+
+CACHE_SECONDS = 60
+
+
+class PublicThrottle(SimpleRateThrottle):
+    """Per client address (taken through ``TRUSTED_PROXY_COUNT`` proxies only), shared across processes via the
+    cache (Redis in production)."""
+
+    scope = "public"
+
+    def get_rate(self) -> str:
+        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"]
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+ERROR = OpenApiResponse(
+    response={"type": "object", "properties": {"detail": {"type": "string"}, "code": {"type": "string"}}},
+    description="Error: `detail` for people, a stable `code` for programs.",
+)
+LAT = OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="Latitude, WGS84 degrees (-90..90).")
+LON = OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True, description="Longitude, WGS84 degrees (-180..180).")
+COUNTY = OpenApiParameter("county", OpenApiTypes.STR, description="5-digit county FIPS code, e.g. 28049.")
+BBOX = OpenApiParameter(
+    "bbox", OpenApiTypes.STR, description="west,south,east,north (RFC 7946); west > east crosses the antimeridian."
+)
+LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="Features per page.")
+OFFSET = OpenApiParameter("offset", OpenApiTypes.INT, description="Features to skip.")
+SIMPLIFY = OpenApiParameter(
+    "simplify", OpenApiTypes.DOUBLE, description="Simplify boundaries to this tolerance in metres (0-5000)."
+)
+GEOJSON = OpenApiResponse(response=OpenApiTypes.OBJECT, description="GeoJSON (RFC 7946).")
+
+
+class PublicView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.geography_version = geography_version()
+
+    def etag(self) -> str:
+        digest = hashlib.sha256(self.request.get_full_path().encode()).hexdigest()[:20]
+        return f'W/"g{self.geography_version}-{digest}"'
+
+    def cached(self, data: Any) -> Response | HttpResponse:
+        """200 with an ETag, or 304 when the client already has this version of this answer."""
+        etag = self.etag()
+        headers = {"ETag": etag, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept"}
+        if etag in _etags(self.request.headers.get("If-None-Match", "")):
+            return HttpResponse(status=304, headers=headers)
+        return Response(data, headers=headers)
+
+    def index(self) -> spatial.GeographyIndex:
+        return spatial.current_index(self.geography_version)
+
+
+def _etags(header: str) -> set[str]:
+    tags = {t.strip() for t in header.split(",") if t.strip()}
+    # Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+
+
+def _upcoming_election(jurisdiction_id: int, tz_name: str) -> Election | None:
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(tz_name))
+    return Election.objects.filter(jurisdiction_id=jurisdiction_id, date__gte=today).order_by("date", "pk").first()
+
+
+def _election_dict(election: Election) -> dict[str, Any]:
+    return {
+        "id": election.pk,
+        "name": election.name,
+        "date": election.date.isoformat(),
+        "polls_open": election.polls_open.isoformat("minutes"),
+        "polls_close": election.polls_close.isoformat("minutes"),
+    }
+
+
+class LookupView(PublicView):
+    @extend_schema(
+        operation_id="lookup",
+        summary="Which precinct and polling place serve this point?",
+        parameters=[
+            LAT,
+            LON,
+            OpenApiParameter("election", OpenApiTypes.INT, description="Election id (default: the next upcoming)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR, 429: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        lon, lat = params.coordinates(request.query_params)
+        election_id = params.identifier(request.query_params, "election")
+        hit = self.index().precinct_at(lon, lat)
+        if hit is None:
+            raise BadRequest("No precinct contains this point.", "no_precinct", status_code=404)
+        county = County.objects.select_related("jurisdiction").only(
+            "fips", "name", "jurisdiction__timezone", "timezone"
+        )
+        county = county.get(pk=hit.county_id)
+        if election_id is not None:
+            election = Election.objects.filter(pk=election_id, jurisdiction_id=hit.jurisdiction_id).first()
+            if election is None:
+                raise BadRequest(
+                    "No such election for this precinct's state.",
+                    "election_not_found",
+                    field="election",
+                    status_code=404,
+                )
+        else:
+            election = _upcoming_election(hit.jurisdiction_id, county.timezone or county.jurisdiction.timezone)
+        place = None
+        if election is not None:
+            assignment = (
+                PrecinctAssignment.objects.filter(election=election, precinct_id=hit.id)
+                .select_related("polling_place")
+                .prefetch_related(Prefetch("polling_place__entrances", queryset=Entrance.objects.order_by("name")))
+                .first()
+            )
+            if assignment is not None:
+                p = assignment.polling_place
+                place = {
+                    "id": p.pk,
+                    "code": p.code,
+                    "name": p.name,
+                    "address": p.address,
+                    "lon": round(p.location.x, geojson.POINT_PRECISION),
+                    "lat": round(p.location.y, geojson.POINT_PRECISION),
+                    "accessibility_notes": p.accessibility_notes,
+                    "entrances": [geojson.entrance_dict(e) for e in p.entrances.all()],
+                }
+        return self.cached(
+            {
+                "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
+                "county": {"id": hit.county_id, "fips": hit.county_fips, "name": hit.county_name},
+                "election": _election_dict(election) if election is not None else None,
+                "polling_place": place,
+            }
+        )
+
+
+class ComplianceView(PublicView):
+    @extend_schema(
+        operation_id="compliance",
+        summary="May I campaign (or loiter) here?",
+        description=(
+            "Every buffer zone within reach of the point (its limit plus `accuracy_m` plus 100 m) with the exact "
+            "geodesic distance to what the rule measures from. `verdict` is `prohibited` inside any zone, "
+            "`uncertain` when the GPS accuracy straddles a limit, `allowed` otherwise."
+        ),
+        parameters=[
+            LAT,
+            LON,
+            OpenApiParameter("accuracy_m", OpenApiTypes.DOUBLE, description="GPS accuracy in metres (0-1000)."),
+            OpenApiParameter("activity", OpenApiTypes.STR, enum=list(BufferRule.Activity.values)),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ERROR, 429: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        lon, lat = params.coordinates(request.query_params)
+        accuracy = params.accuracy(request.query_params)
+        activity = params.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
+        hits = self.index().zones_near(lon, lat, accuracy_m=accuracy, activity=activity)
+        activities = [activity] if activity else list(BufferRule.Activity.values)
+        verdicts = {a: _verdict([h for h in hits if h.zone.rule.activity == a]) for a in activities}
+        return self.cached(
+            {
+                "verdict": _verdict(hits),
+                "verdicts": verdicts,
+                "lon": lon,
+                "lat": lat,
+                "accuracy_m": accuracy,
+                "zones": [
+                    {
+                        "polling_place": h.zone.polling_place_id,
+                        "polling_place_name": h.place_name,
+                        "activity": h.zone.rule.activity,
+                        "limit_ft": h.zone.limit_ft,
+                        "distance_ft": round(h.classification.distance_ft, 2),
+                        "distance_m": round(h.classification.distance_m, 3),
+                        "status": str(h.classification.status),
+                        "measured_from": h.zone.rule.measured_from,
+                        "reference": h.zone.reference_kind,
+                        "approximate": h.zone.approximate,
+                        "citation": h.zone.rule.citation,
+                    }
+                    for h in hits
+                ],
+            }
+        )
+
+
+def _verdict(hits: list[spatial.ZoneHit]) -> str:
+    statuses = {str(h.classification.status) for h in hits}
+    if "inside" in statuses:
+        return "prohibited"
+    if "uncertain" in statuses:
+        return "uncertain"
+    return "allowed"
+
+
+def _bbox_filter(qs: QuerySet[Any], box: tuple[float, float, float, float] | None) -> QuerySet[Any]:
+    if box is None:
+        return qs
+    west, south, east, north = box
+    lat = Q(bbox_south__lte=north, bbox_north__gte=south)
+    if west <= east:
+        return qs.filter(lat, bbox_west__lte=east, bbox_east__gte=west)
+    # Crosses the antimeridian: [west, 180] or [-180, east].
+    return qs.filter(lat & (Q(bbox_east__gte=west) | Q(bbox_west__lte=east)))
+
+
+def _page(request: Request, qs: QuerySet[Any], default: int, maximum: int) -> tuple[list[Any], dict[str, Any]]:
+    limit, offset = params.page(request.query_params, default=default, maximum=maximum)
+    rows = list(qs[offset : offset + limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    members: dict[str, Any] = {"numberReturned": len(rows), "offset": offset, "limit": limit}
+    if more:
+        query = request.query_params.copy()
+        query["offset"] = str(offset + limit)
+        query["limit"] = str(limit)
+        members["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return rows, members
+
+
+def _county_filter(request: Request, qs: QuerySet[Any], field: str) -> QuerySet[Any]:
+    fips = params.county_fips(request.query_params)
+    return qs.filter(**{field: fips}) if fips else qs
+
+
+FILTERS = [COUNTY, BBOX, LIMIT, OFFSET]
+
+
+class CountyListView(PublicView):
+    @extend_schema(
+        operation_id="counties_list",
+        summary="Counties as GeoJSON",
+        parameters=[BBOX, SIMPLIFY, LIMIT, OFFSET],
+        responses={200: GEOJSON, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        qs = County.objects.select_related("jurisdiction").order_by("fips")
+        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        tolerance = params.simplify(request.query_params)
+        rows, members = _page(request, qs, default=100, maximum=500)
+        shapes = geojson.simplified([c.boundary for c in rows], tolerance)
+        return self.cached(
+            geojson.collection([geojson.county_feature(c, g) for c, g in zip(rows, shapes, strict=True)], **members)
+        )
+
+
+def _precincts() -> QuerySet[Precinct]:
+    return Precinct.objects.select_related("county").defer("county__boundary").order_by("county__fips", "code")
+
+
+class PrecinctListView(PublicView):
+    @extend_schema(
+        operation_id="precincts_list",
+        summary="Precincts as GeoJSON",
+        parameters=[*FILTERS, SIMPLIFY],
+        responses={200: GEOJSON, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        qs = _county_filter(request, _precincts(), "county__fips")
+        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        tolerance = params.simplify(request.query_params)
+        rows, members = _page(request, qs, default=200, maximum=1000)
+        shapes = geojson.simplified([p.boundary for p in rows], tolerance)
+        features = [geojson.precinct_feature(p, g) for p, g in zip(rows, shapes, strict=True)]
+        return self.cached(geojson.collection(features, **members))
+
+
+class PrecinctDetailView(PublicView):
+    @extend_schema(
+        operation_id="precincts_detail",
+        summary="One precinct as a GeoJSON Feature",
+        parameters=[SIMPLIFY],
+        responses={200: GEOJSON, 404: ERROR},
+    )
+    def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        precinct = _precincts().filter(pk=pk).first()
+        if precinct is None:
+            raise exceptions.NotFound("No such precinct.")
+        [shape] = geojson.simplified([precinct.boundary], params.simplify(request.query_params))
+        return self.cached(geojson.precinct_feature(precinct, shape))
+
+
+def _places() -> QuerySet[PollingPlace]:
+    return (
+        PollingPlace.objects.select_related("county")
+        .defer("county__boundary")
+        .prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name")))
+        .order_by("county__fips", "code")
+    )
+
+
+class PollingPlaceListView(PublicView):
+    @extend_schema(
+        operation_id="polling_places_list",
+        summary="Polling places as GeoJSON points",
+        parameters=FILTERS,
+        responses={200: GEOJSON, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        qs = _county_filter(request, _places().defer("building", "accessibility_notes"), "county__fips")
+        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        rows, members = _page(request, qs, default=500, maximum=2000)
+        return self.cached(geojson.collection([geojson.place_feature(p) for p in rows], **members))
+
+
+class PollingPlaceDetailView(PublicView):
+    @extend_schema(
+        operation_id="polling_places_detail",
+        summary="One polling place as a GeoJSON Feature",
+        responses={200: GEOJSON, 404: ERROR},
+    )
+    def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        place = _places().filter(pk=pk).first()
+        if place is None:
+            raise exceptions.NotFound("No such polling place.")
+        return self.cached(geojson.place_feature(place, detail=True))
+
+
+class ZonesView(PublicView):
+    @extend_schema(
+        operation_id="polling_places_zones",
+        summary="The buffer zones around a polling place",
+        description="One polygon per buffer rule of the polling place's state, drawn to within 1 cm of the limit.",
+        responses={200: GEOJSON, 404: ERROR},
+    )
+    def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        index = self.index()
+        if not PollingPlace.objects.filter(pk=pk).exists():
+            raise exceptions.NotFound("No such polling place.")
+        zones = index.zones_by_place.get(pk, [])
+        features = [geojson.zone_feature(z, index.zone_polygon(z)) for z in zones]
+        return self.cached(geojson.collection(features, polling_place=pk))
+
+
+class ZonesInBoxView(PublicView):
+    @extend_schema(
+        operation_id="zones_in_box",
+        summary="Buffer zones of every polling place in a box (for maps)",
+        parameters=[OpenApiParameter("bbox", OpenApiTypes.STR, required=True, description=BBOX.description), LIMIT],
+        responses={200: GEOJSON, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        box = params.bbox(request.query_params)
+        if box is None:
+            raise BadRequest("'bbox' is required.", "missing_parameter", field="bbox")
+        limit, _offset = params.page(request.query_params, default=500, maximum=2000)
+        index = self.index()
+        ids = list(_bbox_filter(PollingPlace.objects.order_by("pk"), box).values_list("pk", flat=True)[: limit + 1])
+        truncated = len(ids) > limit
+        features = [
+            geojson.zone_feature(z, index.zone_polygon(z))
+            for pk in ids[:limit]
+            for z in index.zones_by_place.get(pk, [])
+        ]
+        return self.cached(geojson.collection(features, truncated=truncated))

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from polling import views
+
+urlpatterns = [
+    path("map/", views.map_page, name="map"),
+]
