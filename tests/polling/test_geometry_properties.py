@@ -7,6 +7,7 @@ arbitrary ones. Hypothesis runs derandomized so CI sees the same examples every 
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -240,11 +241,36 @@ def outline_distance(lon: float, lat: float, ring: list[tuple[float, float]]) ->
     return best
 
 
+def split_at_antimeridian(ring: list[tuple[float, float]]) -> MultiPolygon:
+    """Store a ring that crosses 180 degrees as RFC 7946 parts, with every cut point exactly on its geodesic edge
+    (so the split outline is the same shape as the ring, edge for edge)."""
+    ref = ring[0][0]
+    unwrapped = [(x + 360.0 * round((ref - x) / 360.0), y) for x, y in ring]
+    out = [unwrapped[0]]
+    for (ax, ay), (bx, by) in itertools.pairwise(unwrapped):
+        if (ax - 180.0) * (bx - 180.0) < 0.0:
+            line = WGS84.InverseLine(ay, ax, by, bx)
+            lo, hi = 0.0, line.s13
+            while hi - lo > 1e-12:  # bisect on the unrolled longitude along the edge
+                mid = (lo + hi) / 2.0
+                lon = line.Position(mid, Geodesic.STANDARD | Geodesic.LONG_UNROLL)["lon2"]
+                lo, hi = (mid, hi) if (lon - 180.0) * (ax - 180.0) > 0.0 else (lo, mid)
+            out.append((180.0, line.Position((lo + hi) / 2.0)["lat2"]))
+        out.append((bx, by))
+    whole = Polygon(out)
+    east_part = shapely.intersection(whole, shapely.box(0.0, -90.0, 180.0, 90.0))
+    west_part = shapely.affinity.translate(shapely.intersection(whole, shapely.box(180.0, -90.0, 360.0, 90.0)), -360)
+    split = MultiPolygon([east_part, west_part])
+    assert split.is_valid
+    return split
+
+
 @dataclass
 class Building:
     region: str
     ring: list[tuple[float, float]]  # counter-clockwise, closed, longitudes wrapped into [-180, 180]
     reference: Reference
+    inside: tuple[float, float]  # a point well inside the building
 
 
 @st.composite
@@ -275,19 +301,14 @@ def buildings(draw: st.DrawFn) -> Building:
         ring += [n1, direct(*n1, left, depth), direct(*n2, left, depth), n2]
     ring += [c1, c2, c3, c0]
     if region == "aleutians":
-        ref_lon = ring[0][0]
-        whole = Polygon([(x + 360.0 * round((ref_lon - x) / 360.0), y) for x, y in ring])
-        east_part = shapely.intersection(whole, shapely.box(0.0, -90.0, 180.0, 90.0))
-        west_part = shapely.affinity.translate(
-            shapely.intersection(whole, shapely.box(180.0, -90.0, 360.0, 90.0)), -360
-        )
-        geometry = MultiPolygon([east_part, west_part])
+        geometry = split_at_antimeridian(ring)
         center = (180.0, lat)
     else:
         geometry = Polygon(ring)
         center = origin
     assert Polygon([(x + 360.0 * round((ring[0][0] - x) / 360.0), y) for x, y in ring]).exterior.is_ccw
-    return Building(region, ring, Reference.from_polygon(geometry, center=center))
+    inside = direct(*c0, azi - 45.0, 5.0)  # 3.5 m along the first wall, 3.5 m in: short of any recess
+    return Building(region, ring, Reference.from_polygon(geometry, center=center), inside)
 
 
 OUTLINE_PROBES = st.lists(
@@ -324,9 +345,10 @@ def test_outline_distance_and_classification_agree_with_geographiclib(
         assert abs(result.distance_m - truth) < 1e-6
         if abs(truth - limit) >= 0.001:
             assert (result.status is Status.INSIDE) == (truth <= limit)
-    # A point inside the building is at distance 0.
-    inside = direct(*ring[0], math.degrees(math.atan2(1, 1)) + 0.0, 0.0)
-    assert geodesic_distance_m(*inside, building.reference) == 0.0
+    # Inside the building the distance is 0; at a corner, 0 up to rounding.
+    assert geodesic_distance_m(*building.inside, building.reference) == 0.0
+    assert classify(*building.inside, rule).status is Status.INSIDE
+    assert geodesic_distance_m(*ring[2], building.reference) <= 1e-8
 
 
 @settings(max_examples=16, **SETTINGS)
