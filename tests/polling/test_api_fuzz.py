@@ -1,0 +1,44 @@
+"""Property-based fuzzing of every public endpoint from its own OpenAPI schema (schemathesis): no generated input
+— huge numbers, unicode, empty strings, NaN spellings, missing parameters — may yield a 5xx, and every 4xx body is
+JSON with ``detail`` and ``code``."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from config.wsgi import application
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+
+
+def error_bodies_have_detail_and_code(ctx, response, case) -> bool | None:
+    if 400 <= response.status_code < 500:
+        body = response.json()
+        assert isinstance(body, dict) and body.get("detail") and body.get("code"), body
+    return None
+
+
+@pytest.fixture(scope="module")
+def demo_geography(django_db_setup, django_db_blocker):
+    from polling.models import County, Election, PollingPlace, Precinct, PrecinctAssignment
+
+    with django_db_blocker.unblock():
+        call_command("load_demo", no_progress=True)
+    yield
+    with django_db_blocker.unblock():
+        PrecinctAssignment.objects.all().delete()
+        PollingPlace.objects.all().delete()  # cascades to entrances
+        Precinct.objects.all().delete()
+        County.objects.all().delete()
+        Election.objects.all().delete()
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_no_input_yields_a_server_error(case, demo_geography):
+    case.call_and_validate(checks=[not_a_server_error, error_bodies_have_detail_and_code])
