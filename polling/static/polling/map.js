@@ -1,0 +1,1090 @@
+/* The public map: counties, precincts, polling places and their buffer zones from the public API, and a check of
+ * any point (precinct, polling place, may I campaign / loiter here?).
+ *
+ * No inline script and no external request: configuration comes from data- attributes on #map (rendered and
+ * escaped by Django), every URL is this site's own API, and base-map tiles are added only when the operator sets
+ * MAP_TILE_URL. Text from the API is always inserted as text, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var mapEl = document.getElementById("map");
+  if (!mapEl) {
+    return;
+  }
+  var statusEl = document.getElementById("map-status");
+  if (typeof window.L === "undefined") {
+    statusEl.textContent = "The map library did not load. The coordinate check below still works.";
+    statusEl.classList.add("is-error");
+  }
+
+  var cfg = mapEl.dataset;
+  var START_CENTER = [32.7, -89.7];
+  var START_ZOOM = 7;
+  var PRECINCT_MIN_ZOOM = 10;
+  var PLACE_MIN_ZOOM = 11;
+  var ZONE_MIN_ZOOM = 15;
+  var ENTRANCE_MIN_ZOOM = 16;
+  var ZONE_LABEL_MIN_ZOOM = 17;
+  var CHECK_MIN_ZOOM = 17; // zoom the map to at least this when checking typed or located coordinates
+  var MAX_ACCURACY_M = 1000; // the API's upper bound for accuracy_m
+  var FT_PER_M = 3.280839895;
+
+  var ACTIVITY_ORDER = ["campaigning", "loitering"];
+  var ZONE_STYLES = {
+    campaigning: { color: "#b3261e", weight: 2, dashArray: "10 6", fillColor: "#b3261e", fillOpacity: 0.1 },
+    loitering: {
+      color: "#5b2a86",
+      weight: 3,
+      dashArray: "1 6",
+      lineCap: "round",
+      fillColor: "#5b2a86",
+      fillOpacity: 0.22,
+    },
+  };
+  var ZONE_STYLE_OTHER = { color: "#1b1f23", weight: 2, dashArray: "4 4", fillOpacity: 0.1 };
+
+  // ---- small helpers ----------------------------------------------------------------------------------------------
+
+  /** An element with attributes and children (strings become text nodes: API text is never parsed as HTML). */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) {
+          return;
+        }
+        if (key === "text") {
+          node.textContent = value;
+        } else if (key === "className") {
+          node.className = value;
+        } else {
+          node.setAttribute(key, value === true ? "" : String(value));
+        }
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) {
+        continue;
+      }
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function capitalize(text) {
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  function formatFt(ft) {
+    var value = Number(ft);
+    return (Math.round(value * 10) / 10).toLocaleString("en-US", { maximumFractionDigits: 1 });
+  }
+
+  function formatCoord(value) {
+    return Number(value).toFixed(5);
+  }
+
+  function apiUrl(base, params) {
+    var url = new URL(base, window.location.href);
+    Object.keys(params || {}).forEach(function (key) {
+      if (params[key] !== null && params[key] !== undefined) {
+        url.searchParams.set(key, params[key]);
+      }
+    });
+    return url;
+  }
+
+  /** GET JSON from this site's API. Rejects with an Error carrying the API's `detail`, `code` and the status. */
+  function getJSON(url, signal) {
+    return fetch(url, { signal: signal, credentials: "same-origin", headers: { Accept: "application/json" } }).then(
+      function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (body) {
+            if (!response.ok) {
+              var message =
+                body && typeof body.detail === "string" ? body.detail : "The server answered " + response.status + ".";
+              var error = new Error(message);
+              error.status = response.status;
+              error.code = body && body.code;
+              throw error;
+            }
+            if (body === null) {
+              throw new Error("The server's answer was not JSON.");
+            }
+            return body;
+          });
+      },
+      function (error) {
+        if (error && error.name === "AbortError") {
+          throw error;
+        }
+        var wrapped = new Error("Could not reach the server. Check your connection and try again.");
+        wrapped.network = true;
+        throw wrapped;
+      }
+    );
+  }
+
+  function isAbort(error) {
+    return error && error.name === "AbortError";
+  }
+
+  /** Keep only the path and query of a `next` link: pages come from this site, whatever host the server saw. */
+  function sameOrigin(link) {
+    var url = new URL(link, window.location.href);
+    return new URL(url.pathname + url.search, window.location.href);
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(fn, ms);
+    };
+  }
+
+  // ---- the result panel -------------------------------------------------------------------------------------------
+
+  var resultEl = document.getElementById("result");
+  var resultBody = document.getElementById("result-body");
+
+  function showResult() {
+    resultBody.replaceChildren.apply(resultBody, arguments);
+  }
+
+  function referenceText(zone) {
+    switch (zone.reference) {
+      case "entrances":
+        return "the nearest entrance";
+      case "building":
+        return "the building";
+      case "location":
+        return "the polling place's mapped location";
+      default:
+        return "the polling place";
+    }
+  }
+
+  function nearest(zones) {
+    return zones.reduce(function (best, zone) {
+      return best === null || Number(zone.distance_ft) < Number(best.distance_ft) ? zone : best;
+    }, null);
+  }
+
+  /** One plain statement per activity, e.g. "Campaigning: PROHIBITED here (inside the 150 ft zone of X, ...)". */
+  function verdictStatement(activity, verdict, zones) {
+    var mine = zones.filter(function (z) {
+      return z.activity === activity;
+    });
+    var zone;
+    var detail;
+    if (verdict === "prohibited") {
+      zone = nearest(
+        mine.filter(function (z) {
+          return z.status === "inside";
+        })
+      );
+      detail = zone
+        ? "inside the " +
+          formatFt(zone.limit_ft) +
+          " ft zone of " +
+          zone.polling_place_name +
+          ", " +
+          formatFt(zone.distance_ft) +
+          " ft from " +
+          referenceText(zone)
+        : "inside a " + activity + " zone";
+    } else if (verdict === "uncertain") {
+      zone = nearest(
+        mine.filter(function (z) {
+          return z.status === "uncertain";
+        })
+      );
+      detail = zone
+        ? "too close to the edge of the " +
+          formatFt(zone.limit_ft) +
+          " ft zone of " +
+          zone.polling_place_name +
+          " to tell with this location's accuracy: " +
+          formatFt(zone.distance_ft) +
+          " ft from " +
+          referenceText(zone)
+        : "too close to a zone's edge to tell with this location's accuracy";
+    } else {
+      zone = nearest(mine);
+      detail = zone
+        ? "outside every " +
+          formatFt(zone.limit_ft) +
+          " ft zone; the nearest is " +
+          zone.polling_place_name +
+          "'s, " +
+          formatFt(zone.distance_ft) +
+          " ft from " +
+          referenceText(zone)
+        : "no polling place's " + activity + " zone is nearby";
+    }
+    if (zone && zone.approximate) {
+      detail += "; approximate, because what the rule measures from is not mapped for this polling place";
+    }
+    var word = { prohibited: "PROHIBITED", allowed: "ALLOWED", uncertain: "UNCERTAIN" }[verdict] || String(verdict);
+    var p = el(
+      "p",
+      { className: "verdict verdict-" + verdict, "data-activity": activity, "data-verdict": verdict },
+      el("strong", null, capitalize(activity) + ": " + word + " here"),
+      " ",
+      el("span", { className: "detail", text: "(" + detail + ")" })
+    );
+    if (zone && zone.citation && verdict !== "allowed") {
+      p.appendChild(el("span", { className: "small", text: " " + zone.citation + "." }));
+    }
+    return p;
+  }
+
+  function formatElection(election) {
+    var date = new Date(election.date + "T12:00:00");
+    var day = isNaN(date.getTime())
+      ? election.date
+      : date.toLocaleDateString("en-US", { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    return election.name + ": " + day + ", polls open " + election.polls_open + "–" + election.polls_close;
+  }
+
+  function renderLookup(lookup, lookupError, lon) {
+    var facts = el("dl", { className: "facts" });
+    function fact(term) {
+      facts.appendChild(el("dt", { text: term }));
+      var dd = el("dd");
+      for (var i = 1; i < arguments.length; i++) {
+        if (arguments[i] !== null && arguments[i] !== undefined) {
+          dd.appendChild(typeof arguments[i] === "string" ? document.createTextNode(arguments[i]) : arguments[i]);
+        }
+      }
+      facts.appendChild(dd);
+    }
+    if (lookupError) {
+      var message =
+        lookupError.code === "no_precinct"
+          ? "No precinct here: this point is outside every precinct in the data."
+          : "The precinct lookup failed: " + lookupError.message;
+      if (lookupError.code === "no_precinct" && lon > 0) {
+        message += " Longitudes in Mississippi are negative (west of Greenwich).";
+      }
+      fact("Precinct", el("span", { className: "error", "data-field": "precinct-error", text: message }));
+      return facts;
+    }
+    var precinct = lookup.precinct;
+    fact(
+      "Precinct",
+      el("span", { "data-field": "precinct-name", text: precinct.name }),
+      ", code ",
+      el("span", { "data-field": "precinct-code", text: precinct.code })
+    );
+    fact("County", el("span", { "data-field": "county", text: lookup.county.name + " County" }), " (FIPS " + lookup.county.fips + ")");
+    var place = lookup.polling_place;
+    if (place) {
+      var accessible = (place.entrances || [])
+        .filter(function (e) {
+          return e.accessible && e.in_use;
+        })
+        .map(function (e) {
+          return e.name;
+        });
+      var show = el("button", { type: "button", className: "button show-place", text: "Show this polling place" });
+      show.addEventListener("click", function () {
+        if (map) {
+          map.setView([place.lat, place.lon], Math.max(map.getZoom(), ZONE_LABEL_MIN_ZOOM + 1));
+          mapEl.focus({ preventScroll: true });
+        }
+      });
+      fact(
+        "Polling place for this precinct",
+        el("strong", { "data-field": "polling-place", text: place.name }),
+        el("br"),
+        el("span", { "data-field": "address", text: place.address }),
+        accessible.length ? el("br") : null,
+        accessible.length ? "Accessible entrances: " + accessible.join(", ") + "." : null,
+        place.accessibility_notes ? el("span", { className: "small", text: " " + place.accessibility_notes }) : null,
+        el("br"),
+        map ? show : null
+      );
+    } else {
+      fact("Polling place for this precinct", "None assigned for the upcoming election.");
+    }
+    if (lookup.election) {
+      fact("Election", formatElection(lookup.election));
+    }
+    return facts;
+  }
+
+  function renderCompliance(compliance, complianceError) {
+    if (complianceError) {
+      return [
+        el("p", {
+          className: "error",
+          "data-field": "compliance-error",
+          text: "Could not check the buffer zones: " + complianceError.message,
+        }),
+      ];
+    }
+    var verdicts = compliance.verdicts || {};
+    var activities = ACTIVITY_ORDER.filter(function (a) {
+      return a in verdicts;
+    }).concat(
+      Object.keys(verdicts).filter(function (a) {
+        return ACTIVITY_ORDER.indexOf(a) < 0;
+      })
+    );
+    return activities.map(function (activity) {
+      return verdictStatement(activity, verdicts[activity], compliance.zones || []);
+    });
+  }
+
+  // ---- the map ----------------------------------------------------------------------------------------------------
+
+  var map = null;
+  var checkedLayer = null;
+  var placesById = {};
+  var zoneDistances = {};
+
+  if (window.L) {
+    map = window.L.map(mapEl, {
+      center: START_CENTER,
+      zoom: START_ZOOM,
+      minZoom: 5,
+      maxZoom: 19,
+      keyboard: true,
+      zoomControl: true,
+      attributionControl: true,
+    });
+    if (cfg.tileUrl) {
+      window.L.tileLayer(cfg.tileUrl, {
+        maxZoom: 19,
+        attribution: escapeHtml(cfg.tileAttribution || ""),
+        crossOrigin: false,
+      }).addTo(map);
+      mapEl.classList.add("has-tiles");
+    }
+    map.attributionControl.addAttribution(escapeHtml(cfg.dataAttribution || ""));
+
+    // Panes inside the overlay pane, bottom to top: counties, precincts, zones, polling places.
+    var overlayPane = map.getPane("overlayPane");
+    [
+      ["counties", 401],
+      ["precincts", 402],
+      ["zones", 403],
+      ["places", 404],
+    ].forEach(function (pane) {
+      map.createPane(pane[0], overlayPane).style.zIndex = pane[1];
+    });
+    checkedLayer = window.L.layerGroup().addTo(map);
+  }
+
+  /** A layer fetched for the current view (with a margin), refetched on moveend when the view leaves what was
+   * loaded or the zoom changes its level of detail. Stale requests are aborted. */
+  function ViewLayer(options) {
+    this.options = options;
+    this.group = window.L.layerGroup();
+    this.loaded = null; // {bounds, tier}
+    this.controller = null;
+    this.count = 0;
+    this.truncated = false;
+    this.loading = false;
+    this.error = null;
+  }
+
+  ViewLayer.prototype.refresh = function () {
+    var options = this.options;
+    var zoom = map.getZoom();
+    if (zoom < options.minZoom) {
+      this.abort();
+      map.removeLayer(this.group);
+      return;
+    }
+    var view = map.getBounds();
+    var tier = options.tier ? options.tier(zoom) : 0;
+    if (this.loaded && this.loaded.tier === tier && this.loaded.bounds.contains(view)) {
+      this.group.addTo(map);
+      if (options.onShow) {
+        options.onShow();
+      }
+      return;
+    }
+    this.abort();
+    var bounds = view.pad(0.25);
+    var round = function (value, up) {
+      return (up ? Math.ceil(value * 1000) : Math.floor(value * 1000)) / 1000;
+    };
+    var west = Math.max(round(bounds.getWest(), false), -180);
+    var south = Math.max(round(bounds.getSouth(), false), -90);
+    var east = Math.min(round(bounds.getEast(), true), 180);
+    var north = Math.min(round(bounds.getNorth(), true), 90);
+    var params = Object.assign({ bbox: [west, south, east, north].join(",") }, options.params ? options.params(zoom) : {});
+    var controller = new AbortController();
+    this.controller = controller;
+    this.loading = true;
+    this.error = null;
+    updateStatus();
+    var self = this;
+    var features = [];
+    var pages = 0;
+    var truncated = false;
+    function load(url) {
+      return getJSON(url, controller.signal).then(function (body) {
+        features = features.concat(body.features || []);
+        pages += 1;
+        truncated = truncated || body.truncated === true;
+        if (body.next) {
+          if (pages < (options.maxPages || 1)) {
+            return load(sameOrigin(body.next));
+          }
+          truncated = true;
+        }
+        return null;
+      });
+    }
+    load(apiUrl(options.url, params))
+      .then(function () {
+        if (controller.signal.aborted) {
+          return;
+        }
+        self.group.clearLayers();
+        options.build(features, self.group);
+        self.count = features.length;
+        self.truncated = truncated;
+        self.loaded = { bounds: window.L.latLngBounds([south, west], [north, east]), tier: tier };
+        self.loading = false;
+        self.controller = null;
+        if (map.getZoom() >= options.minZoom) {
+          self.group.addTo(map);
+          if (options.onShow) {
+            options.onShow();
+          }
+        }
+        updateStatus();
+      })
+      .catch(function (error) {
+        if (isAbort(error)) {
+          return;
+        }
+        self.loading = false;
+        self.controller = null;
+        self.error = error.message;
+        updateStatus();
+      });
+  };
+
+  ViewLayer.prototype.abort = function () {
+    if (this.controller) {
+      this.controller.abort();
+      this.controller = null;
+    }
+    this.loading = false;
+  };
+
+  ViewLayer.prototype.visible = function () {
+    return map.hasLayer(this.group);
+  };
+
+  /** Boundary simplification for the zoom: about half a screen pixel in metres, none when zoomed right in. */
+  function simplifyFor(zoom) {
+    if (zoom >= 16) {
+      return 0;
+    }
+    var metresPerPixel = (156543.03 * Math.cos((32.7 * Math.PI) / 180)) / Math.pow(2, zoom);
+    return Math.max(1, Math.round(metresPerPixel / 2));
+  }
+
+  var countiesLayer = null;
+  var precincts = null;
+  var places = null;
+  var zones = null;
+  var entrancesGroup = null;
+
+  if (map) {
+    precincts = new ViewLayer({
+      name: "precincts",
+      url: cfg.precinctsUrl,
+      minZoom: PRECINCT_MIN_ZOOM,
+      maxPages: 5,
+      tier: simplifyFor,
+      params: function (zoom) {
+        return { simplify: simplifyFor(zoom), limit: 1000 };
+      },
+      build: function (features, group) {
+        window.L.geoJSON(
+          { type: "FeatureCollection", features: features },
+          {
+            pane: "precincts",
+            style: { color: "#2f6f8f", weight: 1.2, opacity: 0.9, fill: true, fillOpacity: 0 },
+            onEachFeature: function (feature, layer) {
+              var p = feature.properties || {};
+              layer.bindTooltip("Precinct " + p.name + (p.county ? ", " + p.county.name + " County" : ""), {
+                sticky: true,
+              });
+            },
+          }
+        ).addTo(group);
+      },
+    });
+
+    entrancesGroup = window.L.layerGroup();
+    places = new ViewLayer({
+      name: "polling places",
+      url: cfg.placesUrl,
+      minZoom: PLACE_MIN_ZOOM,
+      maxPages: 1,
+      params: function () {
+        return { limit: 2000 };
+      },
+      build: function (features, group) {
+        entrancesGroup.clearLayers();
+        placesById = {};
+        features.forEach(function (feature) {
+          var p = feature.properties || {};
+          var coords = feature.geometry && feature.geometry.coordinates;
+          if (!coords) {
+            return;
+          }
+          placesById[feature.id] = p;
+          window.L.circleMarker([coords[1], coords[0]], {
+            pane: "places",
+            radius: 7,
+            color: "#ffffff",
+            weight: 2,
+            fillColor: "#0b5cad",
+            fillOpacity: 1,
+          })
+            .bindTooltip(p.name + (p.address ? " — " + p.address : ""), { direction: "top", offset: [0, -6] })
+            .addTo(group);
+          (p.entrances || []).forEach(function (entrance) {
+            window.L.circleMarker([entrance.lat, entrance.lon], {
+              pane: "places",
+              radius: 4,
+              color: "#ffffff",
+              weight: 1,
+              fillColor: "#1b1f23",
+              fillOpacity: 1,
+            })
+              .bindTooltip(
+                entrance.name +
+                  (entrance.accessible ? " (accessible)" : "") +
+                  (entrance.in_use ? "" : " (not in use)") +
+                  " — " +
+                  p.name,
+                { direction: "top" }
+              )
+              .addTo(entrancesGroup);
+          });
+        });
+        syncEntrances();
+      },
+    });
+
+    zones = new ViewLayer({
+      name: "buffer zones",
+      url: cfg.zonesUrl,
+      minZoom: ZONE_MIN_ZOOM,
+      maxPages: 1,
+      params: function () {
+        return { limit: 2000 };
+      },
+      build: function (features, group) {
+        // Wider zones first so the narrower ones are drawn on top.
+        var sorted = features.slice().sort(function (a, b) {
+          return (b.properties.distance_ft || 0) - (a.properties.distance_ft || 0);
+        });
+        sorted.forEach(function (feature) {
+          var p = feature.properties || {};
+          if (p.activity && p.distance_ft && !(p.activity in zoneDistances)) {
+            zoneDistances[p.activity] = p.distance_ft;
+          }
+          var place = placesById[p.polling_place];
+          var text = (p.label || "Buffer zone") + (place ? " — " + place.name : "") + (p.approximate ? " (approximate)" : "");
+          var style = Object.assign({ pane: "zones" }, ZONE_STYLES[p.activity] || ZONE_STYLE_OTHER);
+          window.L.geoJSON(feature, {
+            pane: "zones",
+            style: function () {
+              return style;
+            },
+            onEachFeature: function (_feature, layer) {
+              layer.bindTooltip(text, { sticky: true });
+              layer.zoneLabel = formatFt(p.distance_ft) + " ft: no " + p.activity;
+              layer.zoneActivity = p.activity;
+            },
+          }).addTo(group);
+        });
+        syncZoneLabels();
+        updateLegend();
+      },
+      onShow: function () {
+        syncZoneLabels();
+      },
+    });
+  }
+
+  /** Permanent text labels on the zones when zoomed in far enough to read them: campaigning above, loitering below. */
+  var zoneLabels = null;
+  function syncZoneLabels() {
+    if (!map) {
+      return;
+    }
+    if (!zoneLabels) {
+      zoneLabels = window.L.layerGroup();
+    }
+    zoneLabels.clearLayers();
+    if (map.getZoom() < ZONE_LABEL_MIN_ZOOM || !zones.visible()) {
+      map.removeLayer(zoneLabels);
+      return;
+    }
+    zones.group.eachLayer(function (geojsonLayer) {
+      geojsonLayer.eachLayer(function (layer) {
+        if (!layer.zoneLabel || !layer.getBounds) {
+          return;
+        }
+        var b = layer.getBounds();
+        var below = layer.zoneActivity === "loitering";
+        var at = below ? [b.getSouth(), b.getCenter().lng] : [b.getNorth(), b.getCenter().lng];
+        window.L.tooltip({
+          permanent: true,
+          direction: below ? "bottom" : "top",
+          className: "zone-label zone-label-" + layer.zoneActivity,
+          interactive: false,
+          pane: "tooltipPane",
+        })
+          .setLatLng(at)
+          .setContent(escapeHtml(layer.zoneLabel))
+          .addTo(zoneLabels);
+      });
+    });
+    zoneLabels.addTo(map);
+  }
+
+  function syncEntrances() {
+    if (!map || !entrancesGroup) {
+      return;
+    }
+    if (map.getZoom() >= ENTRANCE_MIN_ZOOM && places.visible()) {
+      entrancesGroup.addTo(map);
+    } else {
+      map.removeLayer(entrancesGroup);
+    }
+  }
+
+  function updateLegend() {
+    document.querySelectorAll(".zone-distance").forEach(function (span) {
+      var ft = zoneDistances[span.getAttribute("data-activity")];
+      span.textContent = ft ? "(" + formatFt(ft) + " ft)" : "";
+    });
+  }
+
+  function updateStatus() {
+    if (!map) {
+      return;
+    }
+    var zoom = map.getZoom();
+    var parts = [];
+    var errors = [];
+    [precincts, places, zones].forEach(function (layer) {
+      if (layer.error && zoom >= layer.options.minZoom) {
+        errors.push("Could not load " + layer.options.name + ": " + layer.error);
+      }
+    });
+    var loading = [precincts, places, zones].filter(function (layer) {
+      return layer.loading;
+    });
+    if (countiesLayer === null && !countiesError) {
+      parts.push("Loading counties…");
+    } else if (loading.length) {
+      parts.push(
+        "Loading " +
+          loading
+            .map(function (layer) {
+              return layer.options.name;
+            })
+            .join(" and ") +
+          "…"
+      );
+    } else if (zoom < PRECINCT_MIN_ZOOM) {
+      parts.push("Zoom in to see precincts and polling places.");
+    } else if (zoom < PLACE_MIN_ZOOM) {
+      parts.push("Zoom in to see polling places.");
+    } else if (zoom < ZONE_MIN_ZOOM) {
+      parts.push("Zoom in further to see the buffer zones.");
+    } else if (precincts.truncated) {
+      parts.push("Showing some precincts only; zoom in to see them all.");
+    }
+    if (countiesError) {
+      errors.push("Could not load counties: " + countiesError);
+    }
+    mapEl.setAttribute("data-loading", loading.length ? "true" : "false");
+    statusEl.textContent = errors.length ? errors.join(" ") : parts.join(" ");
+    statusEl.classList.toggle("is-error", errors.length > 0);
+  }
+
+  var countiesError = null;
+
+  function loadCounties() {
+    getJSON(apiUrl(cfg.countiesUrl, { simplify: 200, limit: 500 }))
+      .then(function (body) {
+        countiesLayer = window.L.geoJSON(body, {
+          pane: "counties",
+          interactive: false,
+          style: function () {
+            return {
+              color: "#3d4650",
+              weight: map.getZoom() >= PRECINCT_MIN_ZOOM ? 2.5 : 1,
+              opacity: 0.9,
+              fillColor: "#f7f3e8",
+              fillOpacity: cfg.tileUrl ? 0.05 : 1,
+            };
+          },
+        }).addTo(map);
+        mapEl.setAttribute("data-counties", String((body.features || []).length));
+        updateStatus();
+      })
+      .catch(function (error) {
+        countiesError = error.message;
+        countiesLayer = null;
+        updateStatus();
+      });
+  }
+
+  function refreshLayers() {
+    if (countiesLayer) {
+      countiesLayer.setStyle(countiesLayer.options.style);
+    }
+    precincts.refresh();
+    places.refresh();
+    zones.refresh();
+    syncEntrances();
+    syncZoneLabels();
+    updateStatus();
+  }
+
+  // ---- checking a point -------------------------------------------------------------------------------------------
+
+  var checkController = null;
+  var checkedMarker = null;
+  var WIDE = window.matchMedia ? window.matchMedia("(min-width: 48.01rem)") : null;
+
+  function placeCheckedMarker(lat, lon, accuracy) {
+    if (!map) {
+      return;
+    }
+    checkedLayer.clearLayers();
+    if (accuracy) {
+      window.L.circle([lat, lon], {
+        radius: accuracy,
+        color: "#2a81cb",
+        weight: 1,
+        dashArray: "3 3",
+        fillOpacity: 0.08,
+        interactive: false,
+      }).addTo(checkedLayer);
+    }
+    checkedMarker = window.L.marker([lat, lon], {
+      keyboard: false,
+      title: "Checked point " + formatCoord(lat) + ", " + formatCoord(lon),
+      alt: "Checked point",
+      interactive: false,
+    }).addTo(checkedLayer);
+  }
+
+  /** A short summary next to the marker, so the answer is visible on the map too (the panel has the details). */
+  function summariseOnMap(compliance) {
+    if (!checkedMarker || !compliance || !compliance.verdicts) {
+      return;
+    }
+    var lines = Object.keys(compliance.verdicts).map(function (activity) {
+      var verdict = compliance.verdicts[activity];
+      return (
+        '<span class="summary-' + escapeHtml(verdict) + '">' +
+        escapeHtml(capitalize(activity) + ": " + String(verdict).toUpperCase()) +
+        "</span>"
+      );
+    });
+    checkedMarker
+      .bindTooltip(lines.join("<br>"), {
+        permanent: true,
+        // Beside the pin where there is room, above it on a phone.
+        direction: WIDE && WIDE.matches ? "right" : "top",
+        offset: WIDE && WIDE.matches ? [14, -22] : [0, -40],
+        className: "check-summary",
+        pane: "popupPane",
+        interactive: false,
+      })
+      .openTooltip();
+  }
+
+  /** Look up the precinct and polling place and check both activities at a point; show it in the result panel. */
+  function check(lat, lon, options) {
+    options = options || {};
+    if (checkController) {
+      checkController.abort();
+    }
+    var controller = new AbortController();
+    checkController = controller;
+    placeCheckedMarker(lat, lon, options.accuracy);
+    if (map && options.pan) {
+      map.setView([lat, lon], Math.max(map.getZoom(), CHECK_MIN_ZOOM));
+    }
+    var where = formatCoord(lat) + ", " + formatCoord(lon);
+    resultEl.setAttribute("aria-busy", "true");
+    resultEl.setAttribute("data-state", "loading");
+    showResult(el("p", { text: "Checking " + where + "…" }));
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", "#" + lat.toFixed(6) + "," + lon.toFixed(6));
+    }
+    var coords = { lat: lat.toFixed(7), lon: lon.toFixed(7) };
+    var complianceParams = Object.assign({}, coords);
+    if (options.accuracy) {
+      complianceParams.accuracy_m = Math.min(options.accuracy, MAX_ACCURACY_M).toFixed(1);
+    }
+    var settle = function (promise) {
+      return promise.then(
+        function (value) {
+          return { value: value };
+        },
+        function (error) {
+          return { error: error };
+        }
+      );
+    };
+    return Promise.all([
+      settle(getJSON(apiUrl(cfg.lookupUrl, coords), controller.signal)),
+      settle(getJSON(apiUrl(cfg.complianceUrl, complianceParams), controller.signal)),
+    ]).then(function (results) {
+      if (controller.signal.aborted) {
+        return;
+      }
+      checkController = null;
+      var lookup = results[0];
+      var compliance = results[1];
+      var children = [
+        el(
+          "p",
+          { className: "coords" },
+          "At ",
+          el("strong", { text: where }),
+          options.accuracy ? " (location accurate to about " + Math.round(options.accuracy) + " m)" : null
+        ),
+      ];
+      if (options.accuracy && options.accuracy > MAX_ACCURACY_M) {
+        children.push(
+          el("p", {
+            className: "small",
+            text: "Your location is imprecise; it was checked as if accurate to " + MAX_ACCURACY_M + " m.",
+          })
+        );
+      }
+      var sameError =
+        lookup.error && compliance.error && lookup.error.message === compliance.error.message && lookup.error.code !== "no_precinct";
+      if (sameError) {
+        children.push(el("p", { className: "error", "data-field": "error", text: lookup.error.message }));
+      } else {
+        children = children.concat(renderCompliance(compliance.value, compliance.error));
+        children.push(renderLookup(lookup.value, lookup.error, lon));
+      }
+      showResult.apply(null, children);
+      resultEl.removeAttribute("aria-busy");
+      resultEl.setAttribute("data-state", "done");
+      summariseOnMap(compliance.value);
+      if (WIDE && WIDE.matches && resultEl.scrollIntoView) {
+        // Wide layout: only the side panel scrolls, so this brings the answer into view without moving the page.
+        resultEl.scrollIntoView({ block: "nearest" });
+      }
+    });
+  }
+
+  // ---- the coordinate form ----------------------------------------------------------------------------------------
+
+  var form = document.getElementById("check-form");
+  var latInput = document.getElementById("lat");
+  var lonInput = document.getElementById("lon");
+  var NUMBER = "[+\\-\\u2212]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)";
+  var PAIR = new RegExp("^\\s*(" + NUMBER + ")\\s*(?:[,;]\\s*|\\s+)(" + NUMBER + ")\\s*$");
+
+  function parseNumber(text) {
+    var cleaned = String(text).trim().replace(/\u2212/g, "-");
+    if (!new RegExp("^" + NUMBER + "$").test(cleaned)) {
+      return NaN;
+    }
+    return parseFloat(cleaned);
+  }
+
+  /** "32.2988, -90.1848" typed or pasted into the latitude box: split it into both boxes. */
+  function splitPair() {
+    var match = PAIR.exec(latInput.value);
+    if (match) {
+      latInput.value = match[1];
+      lonInput.value = match[2];
+      return true;
+    }
+    return false;
+  }
+
+  function setFieldError(input, message) {
+    var error = document.getElementById(input.id + "-error");
+    if (message) {
+      input.setAttribute("aria-invalid", "true");
+      error.textContent = message;
+      error.hidden = false;
+    } else {
+      input.removeAttribute("aria-invalid");
+      error.textContent = "";
+      error.hidden = true;
+    }
+  }
+
+  function validate() {
+    splitPair();
+    var lat = parseNumber(latInput.value);
+    var lon = parseNumber(lonInput.value);
+    var latError = null;
+    var lonError = null;
+    if (latInput.value.trim() === "") {
+      latError = "Enter a latitude.";
+    } else if (isNaN(lat)) {
+      latError = "Enter the latitude as a decimal number, for example 32.2988.";
+    } else if (lat < -90 || lat > 90) {
+      latError = "Latitude must be between -90 and 90.";
+      if (Math.abs(lon) <= 90) {
+        latError += " Did you swap latitude and longitude?";
+      }
+    }
+    if (lonInput.value.trim() === "") {
+      lonError = "Enter a longitude.";
+    } else if (isNaN(lon)) {
+      lonError = "Enter the longitude as a decimal number, for example -90.1848.";
+    } else if (lon < -180 || lon > 180) {
+      lonError = "Longitude must be between -180 and 180.";
+    }
+    setFieldError(latInput, latError);
+    setFieldError(lonInput, lonError);
+    if (latError) {
+      latInput.focus();
+    } else if (lonError) {
+      lonInput.focus();
+    }
+    return latError || lonError ? null : { lat: lat, lon: lon };
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = validate();
+    if (value) {
+      check(value.lat, value.lon, { pan: true });
+    }
+  });
+  latInput.addEventListener("change", splitPair);
+  latInput.addEventListener("paste", function () {
+    window.setTimeout(splitPair, 0);
+  });
+
+  function fillForm(lat, lon) {
+    latInput.value = lat.toFixed(6);
+    lonInput.value = lon.toFixed(6);
+    setFieldError(latInput, null);
+    setFieldError(lonInput, null);
+  }
+
+  // ---- my location ------------------------------------------------------------------------------------------------
+
+  var locateButton = document.getElementById("locate");
+  locateButton.addEventListener("click", function () {
+    if (!("geolocation" in navigator)) {
+      showResult(
+        el("p", {
+          className: "error",
+          text: window.isSecureContext
+            ? "This browser cannot share its location. Enter coordinates instead."
+            : "Browsers share your location only with sites served over HTTPS. Enter coordinates instead.",
+        })
+      );
+      return;
+    }
+    locateButton.disabled = true;
+    showResult(el("p", { text: "Finding your location… (your browser may ask for permission)" }));
+    navigator.geolocation.getCurrentPosition(
+      function (position) {
+        locateButton.disabled = false;
+        var lat = position.coords.latitude;
+        var lon = position.coords.longitude;
+        fillForm(lat, lon);
+        check(lat, lon, { pan: true, accuracy: Math.max(position.coords.accuracy || 0, 0) });
+      },
+      function (error) {
+        locateButton.disabled = false;
+        var message = {
+          1: "You did not allow this page to use your location. Enter coordinates or click the map instead.",
+          2: "Your location is not available right now. Enter coordinates or click the map instead.",
+          3: "Finding your location took too long. Try again, or enter coordinates instead.",
+        }[error.code];
+        showResult(el("p", { className: "error", "data-field": "location-error", text: message || error.message }));
+      },
+      { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 }
+    );
+  });
+
+  // ---- wiring -----------------------------------------------------------------------------------------------------
+
+  var centreButton = document.getElementById("check-centre");
+  if (map) {
+    loadCounties();
+    map.on("moveend", debounce(refreshLayers, 200));
+    map.on("zoomend", function () {
+      syncEntrances();
+      syncZoneLabels();
+    });
+    map.on("click", function (event) {
+      var lat = event.latlng.lat;
+      var lon = event.latlng.lng;
+      fillForm(lat, lon);
+      check(lat, lon, {});
+    });
+    // Enter (or Space) on the focused map checks the point under the cross-hair at its centre.
+    mapEl.addEventListener("keydown", function (event) {
+      if (event.target !== mapEl || (event.key !== "Enter" && event.key !== " ")) {
+        return;
+      }
+      event.preventDefault();
+      var centre = map.getCenter();
+      fillForm(centre.lat, centre.lng);
+      check(centre.lat, centre.lng, {});
+    });
+    centreButton.addEventListener("click", function () {
+      var centre = map.getCenter();
+      fillForm(centre.lat, centre.lng);
+      check(centre.lat, centre.lng, {});
+    });
+    updateStatus();
+  } else {
+    centreButton.hidden = true;
+  }
+
+  // A link such as /map/#32.2988,-90.1848 opens the map at that point and checks it.
+  var hash = PAIR.exec(decodeURIComponent(window.location.hash.replace(/^#/, "")));
+  if (hash) {
+    var lat = parseNumber(hash[1]);
+    var lon = parseNumber(hash[2]);
+    if (lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+      fillForm(lat, lon);
+      check(lat, lon, { pan: true });
+    }
+  }
+
+  // For tests and debugging: the Leaflet map object.
+  window.pollingMap = map;
+})();
