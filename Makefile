@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test test-sqlite test-postgres lint format fixtures clean
+.PHONY: install browser run demo test test-sqlite test-postgres lint format fixtures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,18 @@ run: demo
 superuser: install var/secret_key
 	$(DEMO_ENV) $(PY) manage.py createsuperuser
 
+# Debian's Chromium for the browser tests (tests/e2e); test tools never download a browser of their own.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "note: install Debian's chromium (sudo apt-get install chromium) or the browser tests are skipped"; \
+		fi; \
+	fi
+
 # The whole suite on the database DATABASE_URL names (SQLite when unset).
-test: install
+test: install browser
 	$(PY) -m pytest
 
 test-sqlite: install
