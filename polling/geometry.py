@@ -68,6 +68,12 @@ _R_MIN: Final = 6_300_000.0
 # expansion) is not trusted and every edge is refined exactly instead.
 _FAR_M: Final = 1_000_000.0
 _MAX_QUAD_SEGS: Final = 20_000
+# The zone is snap-rounded to this grid (metres, in the local projection) when the discs and stadiums are merged.
+# Overlapping polygonal circles cross at many points, some a fraction of a nanometre from a vertex; projected back
+# to lon/lat (whose doubles resolve ~1 nm) such slivers can fold over and make the zone invalid. Snap rounding
+# leaves no vertex within half a grid cell of another edge, 100 times the projection's rounding, and moves each
+# vertex by at most 0.71 micrometres.
+_GRID_M: Final = 1e-6
 # How far a zone edge drawn straight in lon/lat may stray from the same edge drawn straight in the projection.
 _LONLAT_CHORD_ERROR_M: Final = 1e-6
 
@@ -653,6 +659,10 @@ def local_projection(lon: float, lat: float) -> tuple[pyproj.Transformer, pyproj
     Karney's geodesics, so distances and azimuths from the centre are exact.
 
     Cached on the exact floats, since every polling place reuses its own centre.
+
+    Caveat: PROJ's AEQD snaps any point within 1e-10 radians (~0.64 mm) of the centre onto the centre, both ways.
+    That is harmless for drawing, but :func:`zone_polygon` therefore projects with :func:`_aeqd_forward` /
+    :func:`_aeqd_inverse`, the same projection evaluated directly with geodesics and exact all the way in.
     """
     check_lonlat(lon, lat)
     # repr() writes the shortest string that reads back as the same double, so the centre is exact.
@@ -666,26 +676,39 @@ def local_projection(lon: float, lat: float) -> tuple[pyproj.Transformer, pyproj
     return forward, inverse
 
 
-def _transform_coords(transformer: pyproj.Transformer) -> Any:
-    def apply(coords: FloatArray) -> FloatArray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        out = np.column_stack([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
-        if not np.isfinite(out).all():
-            raise GeometryError("A coordinate could not be projected.", "projection_failed")
-        return out
+def _aeqd_forward(center: LonLat, coords: FloatArray) -> FloatArray:
+    """Ellipsoidal azimuthal equidistant projection centred on ``center``, straight from its definition: a point at
+    geodesic distance s and azimuth az from the centre maps to (s sin az, s cos az). Exact to Geod's ~15 nm."""
+    n = len(coords)
+    az, _, s = _GEOD.inv(np.full(n, center[0]), np.full(n, center[1]), coords[:, 0], coords[:, 1])
+    azr = np.radians(np.asarray(az, dtype=np.float64))
+    s = np.asarray(s, dtype=np.float64)
+    return np.column_stack([s * np.sin(azr), s * np.cos(azr)])
 
-    return apply
+
+def _aeqd_inverse(center: LonLat, xy: FloatArray) -> FloatArray:
+    """Inverse of :func:`_aeqd_forward`: walk the geodesic from the centre. Longitudes come back in [-180, 180]."""
+    n = len(xy)
+    az = np.degrees(np.arctan2(xy[:, 0], xy[:, 1]))
+    s = np.hypot(xy[:, 0], xy[:, 1])
+    lon, lat, _ = _GEOD.fwd(np.full(n, center[0]), np.full(n, center[1]), az, s)
+    out = np.column_stack([np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)])
+    if not np.isfinite(out).all():  # pragma: no cover - Geod.fwd is total for finite input
+        raise GeometryError("A coordinate could not be projected.", "projection_failed")
+    return out
 
 
-def _project(geom: BaseGeometry, transformer: pyproj.Transformer) -> BaseGeometry:
-    return shapely.transform(geom, _transform_coords(transformer))
+def _project(geom: BaseGeometry, center: LonLat, *, inverse: bool = False) -> BaseGeometry:
+    if inverse:
+        return shapely.transform(geom, lambda xy: _aeqd_inverse(center, xy))
+    return shapely.transform(geom, lambda coords: _aeqd_forward(center, coords))
 
 
 def _unwrap_lon(lon: FloatArray, ref_lon: float) -> FloatArray:
     """Shift longitudes by whole turns so they lie within 180 degrees of ``ref_lon`` (continuous across +-180).
 
-    Adds 0 or +-360 only, which is exact in binary floating point for these magnitudes, so coordinates that need
-    no shift are returned bit for bit.
+    Adds a whole number of turns only: coordinates that need no shift come back bit for bit, and the shift of a
+    point near the antimeridian (180 +- a little, where small shapes need it) is exact in binary floating point.
     """
     turns = np.round((ref_lon - lon) / 360.0)
     return lon + 360.0 * turns
@@ -866,7 +889,7 @@ def quad_segs_for(radius_m: float, max_error_m: float) -> int:
 def _buffer_projected(projected: BaseGeometry, radius: float, quad_segs: int) -> BaseGeometry:
     if isinstance(projected, Point | MultiPoint):
         points = shapely.get_parts(projected)
-        return shapely.union_all(shapely.buffer(points, radius, quad_segs=quad_segs))
+        return shapely.union_all(shapely.buffer(points, radius, quad_segs=quad_segs), grid_size=_GRID_M)
     # Minkowski sum of an area and a disc = the area plus a "stadium" (round-capped buffer) around each boundary
     # edge. GEOS's own polygon buffer is NOT used: it first simplifies the outline with a tolerance of 1% of the
     # buffer distance (BufferInputLineSimplifier), which moves a 600 ft zone edge by up to ~0.3 m near shallow
@@ -876,7 +899,7 @@ def _buffer_projected(projected: BaseGeometry, radius: float, quad_segs: int) ->
         c = np.asarray(ring.coords, dtype=np.float64)[:, :2]
         segments.extend(shapely.linestrings(np.stack([c[:-1], c[1:]], axis=1)))
     stadiums = shapely.buffer(np.asarray(segments, dtype=object), radius, quad_segs=quad_segs)
-    return shapely.union_all(np.concatenate([np.asarray([projected], dtype=object), stadiums]))
+    return shapely.union_all(np.concatenate([np.asarray([projected], dtype=object), stadiums]), grid_size=_GRID_M)
 
 
 def _split_antimeridian(geom: BaseGeometry) -> BaseGeometry:
@@ -915,24 +938,26 @@ def zone_polygon(rule: ZoneRule, *, max_error_m: float = 0.002) -> Polygon | Mul
 
     Built in a local azimuthal equidistant projection centred on the polling place (exact distances from the centre,
     sub-micrometre distortion across a zone), buffered there with arcs fine enough that no chord sags more than
-    ``max_error_m`` inside the true limit, then projected back. Every vertex on an arc lies on the geodesic limit to
-    well under a millimetre; every point of an edge lies between ``limit - max_error_m`` and the limit, so the
-    drawn zone never claims more than the law does.
+    ``max_error_m`` inside the true limit, then projected back with edges short enough to be straight in lon/lat.
+
+    Accuracy (WGS84 geodesic distance from the reference, for zones reaching a few hundred metres): every arc
+    vertex lies 1.3-2.7 micrometres inside the limit, and every point of every edge between
+    ``limit - max_error_m`` and the limit: the zone never claims more than the law does. Up to the 5 km reach
+    allowed (MAX_ZONE_REACH_M) the projection's distortion adds at most ~0.5 mm, inward.
 
     Across the antimeridian the result is a MultiPolygon with parts in [-180, 180]. Exterior rings are
     counter-clockwise, holes clockwise (RFC 7946).
     """
-    if not _is_number(max_error_m) or not math.isfinite(max_error_m) or max_error_m <= 0:
+    if not _is_number(max_error_m) or not math.isfinite(max_error_m) or max_error_m < 10 * _GRID_M:
         raise GeometryError(
-            f"max_error_m must be a positive number of metres, got {_fmt(max_error_m)}.", "invalid_parameter"
+            f"max_error_m must be at least {10 * _GRID_M} m, got {_fmt(max_error_m)}.", "invalid_parameter"
         )
     reference = rule.reference
     prepared = reference._prepared
     radius = rule.distance_m
     clon, clat = reference.center
-    forward, inverse = local_projection(clon, clat)
-
-    projected = _project(prepared.merged, forward)
+    # The local AEQD of local_projection(), evaluated with geodesics rather than PROJ (see its docstring).
+    projected = _project(prepared.merged, reference.center)
     xy = shapely.get_coordinates(projected)
     reach = float(np.hypot(xy[:, 0], xy[:, 1]).max()) + radius
     if reach > MAX_ZONE_REACH_M:
@@ -943,23 +968,30 @@ def zone_polygon(rule: ZoneRule, *, max_error_m: float = 0.002) -> Polygon | Mul
             "zone_too_large",
         )
     for pole in (90.0, -90.0):
-        px, py = forward.transform(clon, pole)
-        if math.hypot(px, py) <= 2.0 * reach:
+        if _GEOD.inv(clon, clat, clon, pole)[2] <= 2.0 * reach:
             # Longitudes cannot be made continuous around a pole; no polling place is within 10 km of one.
             raise GeometryError("The zone is too close to a pole to be drawn in longitude/latitude.", "zone_near_pole")
 
-    q = quad_segs_for(radius, float(max_error_m))
+    if radius <= 1000 * _GRID_M:
+        raise GeometryError(
+            f"A zone of {_fmt(radius)} m is too small to draw; zones are drawn to the micrometre.", "invalid_distance"
+        )
+    q = quad_segs_for(radius, float(max_error_m) - 4 * _GRID_M)
     if q > _MAX_QUAD_SEGS:
         raise GeometryError(
             f"max_error_m={_fmt(max_error_m)} would need {4 * q:,} points per circle; use a larger tolerance.",
             "invalid_parameter",
         )
-    zone = _buffer_projected(projected, radius, q)
+    # Error budget, so that every point of every edge lies in [limit - max_error_m, limit]: buffer 2 grid cells
+    # short; snap rounding then moves vertices by <= 0.71 cells and straight lon/lat edges bow by <= 1 cell
+    # (_max_edge_m), so vertices land 1.29-2.71 um inside the limit and edges at most 0.29 um short of it on the
+    # outside; the arcs get the rest of the tolerance, less 4 cells.
+    zone = _buffer_projected(projected, radius - 2 * _GRID_M, q)
     # GeoJSON edges are straight in lon/lat (RFC 7946), not in the projection. A straight lon/lat line bows away
     # from the straight projected one by about L**2 tan(lat) / (8 R): 0.4 mm for an 80 m wall offset at 71 N.
     # Short edges keep that under a micrometre, for the zone's long straight sides and for antimeridian cuts.
     zone = shapely.segmentize(zone, _max_edge_m(clat, reach))
-    lonlat = _unwrap_geometry(_project(zone, inverse), clon)
+    lonlat = _unwrap_geometry(_project(zone, reference.center, inverse=True), clon)
     result = _split_antimeridian(lonlat)
     result = shapely.orient_polygons(result, exterior_cw=False)
     if not shapely.is_valid(result):
