@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -23,7 +25,18 @@ def error_bodies_have_detail_and_code(ctx, response, case) -> bool | None:
 
 
 @pytest.fixture(scope="module")
-def demo_geography(django_db_setup, django_db_blocker):
+def wsgi_keeps_the_test_connection():
+    """Django's test client stops each request from closing the database connection (which would end the test's
+    transaction on PostgreSQL); calling the WSGI application directly needs the same."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def demo_geography(wsgi_keeps_the_test_connection, django_db_setup, django_db_blocker):
     from polling.models import County, Election, PollingPlace, Precinct, PrecinctAssignment
 
     with django_db_blocker.unblock():
