@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser run demo test test-sqlite test-postgres lint format fixtures clean
+.PHONY: install browser bench run demo test test-sqlite test-postgres lint format fixtures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ format: install
 fixtures: install
 	$(PY) -m pip install --quiet -e '.[dev,fixtures]'
 	$(PY) fixtures/build_mississippi.py
+
+# Lookup and compliance throughput: in-process, PostGIS side by side, over HTTP (bench/README.md).
+bench: install
+	$(PY) bench/lookup.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .hypothesis

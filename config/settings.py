@@ -89,6 +89,8 @@ else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "db.sqlite3",
+        # Keep connections: reopening re-runs the PRAGMAs below on every request.
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         "OPTIONS": {
             # WAL lets readers go on while one writer commits; IMMEDIATE takes the write lock at BEGIN so two
             # writers queue (up to the timeout) instead of failing with "database is locked" half-way through.

@@ -1135,15 +1135,19 @@ def classify(lon: float, lat: float, rule: ZoneRule, accuracy_m: float = 0.0) ->
             f"The location accuracy must be zero or a positive number of metres, got {_fmt(accuracy_m)}.",
             "invalid_accuracy",
         )
-    distance = geodesic_distance_m(lon, lat, rule.reference)
-    limit = rule.distance_m
-    if accuracy_m > 0 and abs(distance - limit) <= accuracy_m:
+    return classify_distance(geodesic_distance_m(lon, lat, rule.reference), rule.distance_m, accuracy_m)
+
+
+def classify_distance(distance_m: float, limit_m: float, accuracy_m: float = 0.0) -> Classification:
+    """The decision alone, for a distance already measured exactly (several rules measured from the same
+    reference share one distance). Same semantics as :func:`classify`; inputs are trusted."""
+    if accuracy_m > 0 and abs(distance_m - limit_m) <= accuracy_m:
         status = Status.UNCERTAIN
-    elif distance <= limit:
+    elif distance_m <= limit_m:
         status = Status.INSIDE
     else:
         status = Status.OUTSIDE
-    return Classification(status, distance, limit)
+    return Classification(status, distance_m, limit_m)
 
 
 __all__ = [
@@ -1159,6 +1163,7 @@ __all__ = [
     "check_geometry",
     "check_lonlat",
     "classify",
+    "classify_distance",
     "feet_to_metres",
     "geodesic_distance_m",
     "local_projection",

@@ -148,14 +148,21 @@ class GeographyIndex:
 
         Nearest first. ``accuracy_m`` widens the search box by converting it conservatively to degrees.
         """
+        geometry.check_lonlat(lon, lat)
+        if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
+            raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
         boxes = _reach_boxes((lon, lat, lon, lat), accuracy_m)
         found = np.unique(np.concatenate([self._zone_tree.query(shapely.box(*b)) for b in boxes]))
         hits: list[ZoneHit] = []
+        distances: dict[tuple[int, str], float] = {}  # rules measured from the same reference share one distance
         for owner in np.unique(self._zone_owner[found]):
             zone = self.zones[owner]
             if activity is not None and zone.rule.activity != activity:
                 continue
-            result = zone.classify(lon, lat, accuracy_m)
+            key = (zone.polling_place_id, zone.reference_kind)
+            if key not in distances:
+                distances[key] = geometry.geodesic_distance_m(lon, lat, zone.geo_rule.reference)
+            result = geometry.classify_distance(distances[key], zone.geo_rule.distance_m, accuracy_m)
             if result.distance_m <= result.limit_m + accuracy_m + REACH_BEYOND_LIMIT_M:
                 hits.append(ZoneHit(zone, self.place_names[zone.polling_place_id], result))
         hits.sort(key=lambda h: (h.classification.distance_m - h.classification.limit_m, h.zone.polling_place_id))
