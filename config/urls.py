@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("polling.api.urls")),
+    path("api/v1/", include("accounts.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("polling.urls")),
