@@ -1122,6 +1122,16 @@ class Classification:
         return metres_to_feet(self.limit_m)
 
 
+def farthest_vertex_m(lon: float, lat: float, geom: BaseGeometry) -> float:
+    """The greatest geodesic distance from (lon, lat) to any vertex of ``geom`` (how far a site spreads)."""
+    coords = shapely.get_coordinates(geom)
+    if len(coords) == 0:
+        return 0.0
+    n = len(coords)
+    _, _, dist = _GEOD.inv(np.full(n, lon), np.full(n, lat), coords[:, 0], coords[:, 1])
+    return float(np.max(dist))
+
+
 def classify(lon: float, lat: float, rule: ZoneRule, accuracy_m: float = 0.0) -> Classification:
     """Is (lon, lat) inside the rule's zone?
 
@@ -1164,6 +1174,7 @@ __all__ = [
     "check_lonlat",
     "classify",
     "classify_distance",
+    "farthest_vertex_m",
     "feet_to_metres",
     "geodesic_distance_m",
     "local_projection",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,13 @@ from typing import Any
 
 import shapely
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
 from polling.models import (
+    MAX_SITE_RADIUS_M,
     POLYGONAL,
     County,
     Election,
@@ -39,7 +41,7 @@ from polling.services import geography_version_bump
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_ERRORS = 200
 #: An entrance farther than this from its polling place is almost certainly a typo in the coordinates.
-MAX_ENTRANCE_DISTANCE_M = 1000.0
+MAX_ENTRANCE_DISTANCE_M = MAX_SITE_RADIUS_M
 BATCH = 500
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
@@ -134,6 +136,10 @@ class ImportResult:
     elections: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def changed(self) -> bool:
+        return any(sum(bucket.values()) for bucket in (self.created, self.updated, self.deleted))
+
     def count(self, kind: str, outcome: str, n: int = 1) -> None:
         bucket = getattr(self, outcome)
         bucket[kind] = bucket.get(kind, 0) + n
@@ -210,6 +216,11 @@ def _text(
         return None
     if "\x00" in value:
         errors.add(label, index, key, "contains a NUL character")
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        errors.add(label, index, key, "contains characters that are not valid Unicode text (lone surrogates)")
         return None
     if validator is not None:
         try:
@@ -365,6 +376,9 @@ def _parse_entrances(
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors.add(label, index, f"{key}.{axis}", "must be a number")
                 coords_ok = False
+            elif isinstance(value, int) and abs(value) > 1000:
+                errors.add(label, index, f"{key}.{axis}", f"{value:.3g} is far outside any longitude or latitude")
+                coords_ok = False
         if coords_ok:
             try:
                 geometry.check_lonlat(float(lon), float(lat))  # type: ignore[arg-type]
@@ -436,6 +450,17 @@ def _parse_polling_places(
             )
             if building is None:
                 continue
+            if location is not None:
+                spread = geometry.farthest_vertex_m(location.x, location.y, building)
+                if spread > MAX_SITE_RADIUS_M:
+                    errors.add(
+                        label,
+                        index,
+                        "building",
+                        f"reaches {spread:.0f} m from the polling place; the outline "
+                        f"must lie within {MAX_SITE_RADIUS_M:.0f} m (check the coordinates and their order)",
+                    )
+                    continue
         entrances = _parse_entrances(props.get("entrances"), label, index, errors, location)
         raw_precincts = props.get("precincts", [])
         precincts: list[str] = []
@@ -496,6 +521,7 @@ def _parse_polling_places(
 # --- Writing ----------------------------------------------------------------------------------------------------
 
 _BOUND_FIELDS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
+_FOREIGN_KEYS = ["county", "jurisdiction"]
 
 
 def _same_geometry(a: BaseGeometry | None, b: BaseGeometry | None) -> bool:
@@ -541,11 +567,12 @@ def _upsert(
         obj = existing.get(key)
         if obj is None:
             obj = model(**identity, **values)
-            obj.full_clean(validate_unique=False, validate_constraints=False)
+            # Foreign keys were resolved from the database already: don't query each one again per row.
+            obj.full_clean(exclude=_FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
             to_create.append(obj)
             by_key[key] = obj
         elif _apply(obj, values):
-            obj.full_clean(validate_unique=False, validate_constraints=False)
+            obj.full_clean(exclude=_FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
             if hasattr(obj, "geometry_field_name"):
                 _refresh_bounds(obj)
             to_update.append(obj)
@@ -567,17 +594,22 @@ def _upsert(
 def _reload(model: Any, keys: list[Any]) -> dict[Any, Any]:
     if model is County:
         return {c.fips: c for c in County.objects.filter(fips__in=keys)}
-    found = model.objects.select_related("county").filter(county__fips__in={k[0] for k in keys})
+    found = (
+        model.objects.select_related("county").defer("county__boundary").filter(county__fips__in={k[0] for k in keys})
+    )
     return {(o.county.fips, o.code): o for o in found}
 
 
 def _upcoming_elections(jurisdiction_ids: set[int], election: Election | None) -> dict[int, Election]:
     if election is not None:
         return {election.jurisdiction_id: election}
-    today = timezone.localdate()
     chosen: dict[int, Election] = {}
-    for candidate in Election.objects.filter(jurisdiction_id__in=jurisdiction_ids, date__gte=today).order_by("date"):
-        chosen.setdefault(candidate.jurisdiction_id, candidate)
+    for jurisdiction in Jurisdiction.objects.filter(pk__in=jurisdiction_ids):
+        # "Upcoming" by the state's own calendar: on election day in Hawaii it is still that day after UTC midnight.
+        today = timezone.localdate(timezone=zoneinfo.ZoneInfo(jurisdiction.timezone))
+        upcoming = Election.objects.filter(jurisdiction=jurisdiction, date__gte=today).order_by("date", "pk").first()
+        if upcoming is not None:
+            chosen[jurisdiction.pk] = upcoming
     return chosen
 
 
@@ -638,7 +670,9 @@ def _write(
     place_counties = {r.county_fips for r in place_rows}
     existing_places = {
         (p.county.fips, p.code): p
-        for p in PollingPlace.objects.select_related("county").filter(county__fips__in=place_counties)
+        for p in PollingPlace.objects.select_related("county")
+        .defer("county__boundary")
+        .filter(county__fips__in=place_counties)
     }
     places = _upsert(
         PollingPlace,
@@ -701,7 +735,11 @@ def _write_assignments(
     election: Election | None,
     result: ImportResult,
 ) -> None:
-    elections = _upcoming_elections({counties[r.county_fips].jurisdiction_id for r in place_rows}, election)
+    states = {counties[r.county_fips].jurisdiction_id for r in place_rows}
+    if election is not None and election.jurisdiction_id not in states:
+        result.warnings.append(f"{election} is not an election of these polling places' state: no assignment recorded")
+        return
+    elections = _upcoming_elections(states, election)
     if not elections:
         result.warnings.append(
             "no upcoming election: precinct assignments were not recorded "
@@ -735,8 +773,23 @@ def _write_assignments(
         elif assignment.polling_place_id != place_id:
             assignment.polling_place_id = place_id
             to_update.append(assignment)
+    # A precinct no longer listed by the place that served it loses that assignment (the file is the truth for
+    # the places it contains; places not in the file keep theirs).
+    listed_places = {places[(r.county_fips, r.code)].pk for r in place_rows}
+    stale = [
+        pk
+        for pk, election_id, precinct_id in PrecinctAssignment.objects.filter(
+            election_id__in={e.pk for e in elections.values()}, polling_place_id__in=listed_places
+        ).values_list("pk", "election_id", "precinct_id")
+        if (election_id, precinct_id) not in wanted
+    ]
+    PrecinctAssignment.objects.filter(pk__in=stale).delete()
     PrecinctAssignment.objects.bulk_create(to_create, batch_size=BATCH)
     PrecinctAssignment.objects.bulk_update(to_update, ["polling_place"], batch_size=BATCH)
+    result.count("precinct assignments", "created", len(to_create))
+    result.count("precinct assignments", "updated", len(to_update))
+    result.count("precinct assignments", "unchanged", len(wanted) - len(to_create) - len(to_update))
+    result.count("precinct assignments", "deleted", len(stale))
     result.assignments = len(wanted)
     result.elections = sorted(str(e) for e in elections.values())
 
@@ -792,12 +845,21 @@ def import_geography(
     try:
         with transaction.atomic():
             _write(county_rows, precinct_rows, place_rows, election, result, progress)
-            geography_version_bump()
+            if result.changed:
+                geography_version_bump()
     except ValidationError as exc:
         raise GeographyImportError([ImportIssue("(database)", None, "validation", "; ".join(exc.messages))]) from None
     except IntegrityError as exc:
         # Another writer changed the same rows during the run; nothing of this run was kept.
         raise GeographyImportError([ImportIssue("(database)", None, "integrity", str(exc).splitlines()[0])]) from None
+    except KeyError as exc:
+        # A county or precinct checked above was deleted by someone else before the write: nothing was kept.
+        raise GeographyImportError(
+            [ImportIssue("(database)", None, "concurrent_change", f"{exc} changed during the import; run it again")]
+        ) from None
+    except OperationalError as exc:
+        # e.g. SQLite's "database is locked" after waiting for another writer: nothing was kept.
+        raise GeographyImportError([ImportIssue("(database)", None, "busy", str(exc).splitlines()[0])]) from None
     return result
 
 

@@ -10,7 +10,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -18,11 +18,15 @@ from polling import geometry
 from polling.fields import BoundField, GeometryField
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+#: The widest buffer law we know is 600 ft (Louisiana); zones are exact only up to a few kilometres from the site.
+MAX_BUFFER_FT = Decimal("5000")
+#: Entrances and building outline must lie this close to the polling-place point: farther is a coordinate error.
+MAX_SITE_RADIUS_M = 1000.0
 
-state_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter postal code, e.g. MS.")
-county_fips_validator = RegexValidator(r"^\d{5}$", "A county FIPS code is exactly 5 digits, e.g. 28049.")
+state_code_validator = RegexValidator(r"^[A-Z]{2}\Z", "Use the two-letter postal code, e.g. MS.")
+county_fips_validator = RegexValidator(r"^[0-9]{5}\Z", "A county FIPS code is exactly 5 digits, e.g. 28049.")
 code_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,31}$",
+    r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,31}\Z",
     "Use 1 to 32 letters, digits, spaces or . _ - / (starting with a letter or digit).",
 )
 
@@ -54,7 +58,7 @@ class Jurisdiction(models.Model):
     """A state (or DC / territory) that sets the rules: buffer distances, who may be present, quotas."""
 
     code = models.CharField(max_length=2, unique=True, validators=[state_code_validator])
-    fips = models.CharField(max_length=2, unique=True, validators=[RegexValidator(r"^\d{2}$")])
+    fips = models.CharField(max_length=2, unique=True, validators=[RegexValidator(r"^[0-9]{2}\Z")])
     name = models.CharField(max_length=100)
     timezone = models.CharField(
         max_length=64,
@@ -85,7 +89,11 @@ class BufferRule(models.Model):
 
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="buffer_rules")
     activity = models.CharField(max_length=20, choices=Activity.choices)
-    distance_ft = models.DecimalField(max_digits=7, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    distance_ft = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_BUFFER_FT)],
+    )
     measured_from = models.CharField(max_length=20, choices=MeasuredFrom.choices)
     citation = models.CharField(max_length=200, help_text="Statute, regulation or guidance the rule rests on.")
     note = models.TextField(blank=True)
@@ -102,6 +110,11 @@ class BufferRule(models.Model):
                 condition=Q(distance_ft__gt=0),
                 name="polling_bufferrule_distance_positive",
                 violation_error_message="The distance must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_ft__lte=MAX_BUFFER_FT),
+                name="polling_bufferrule_distance_at_most_5000_ft",
+                violation_error_message="A buffer of more than 5,000 ft is not a polling-place buffer.",
             ),
         ]
 
@@ -191,6 +204,17 @@ class PollingPlace(Bounded):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def clean(self) -> None:
+        if self.location is not None and self.building is not None:
+            spread = geometry.farthest_vertex_m(self.location.x, self.location.y, self.building)
+            if spread > MAX_SITE_RADIUS_M:
+                raise ValidationError(
+                    {
+                        "building": f"The outline reaches {spread:.0f} m from the polling place; it must lie within "
+                        f"{MAX_SITE_RADIUS_M:.0f} m (check the coordinates and their order)."
+                    }
+                )
+
     @property
     def lon(self) -> float:
         return float(self.location.x)
@@ -221,6 +245,19 @@ class Entrance(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.location is None or not self.polling_place_id:
+            return
+        site = PollingPlace.objects.values_list("location", flat=True).get(pk=self.polling_place_id)
+        spread = geometry.farthest_vertex_m(site.x, site.y, self.location)
+        if spread > MAX_SITE_RADIUS_M:
+            raise ValidationError(
+                {
+                    "location": f"The entrance is {spread:.0f} m from its polling place; it must be within "
+                    f"{MAX_SITE_RADIUS_M:.0f} m (check the coordinates and their order)."
+                }
+            )
 
 
 class Election(models.Model):

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: How far beyond a zone's limit (plus the GPS accuracy) a zone is still listed as "within reach".
 REACH_BEYOND_LIMIT_M = 100.0
+#: Drawn zone polygons kept per process (about 300 vertices each: ~20 kB, so ~100 MB at most).
+ZONE_POLYGON_CACHE_SIZE = 5000
 #: Metres per degree of latitude, rounded down (the true value is 110,574 to 111,694 m): converting a distance to
 #: degrees with it can only widen a search box, never miss a candidate.
 _M_PER_DEG_LAT_MIN = 110_000.0
@@ -106,7 +108,9 @@ class GeographyIndex:
         self.zones_by_place: dict[int, list[Zone]] = defaultdict(list)
         for zone in self.zones:
             self.zones_by_place[zone.polling_place_id].append(zone)
-        self._polygons: dict[tuple[int, str], shapely.Geometry] = {}
+        # Drawn zones, most recently used last; bounded so a crawler cannot grow a worker without limit.
+        self._polygons: OrderedDict[tuple[int, str], shapely.Geometry] = OrderedDict()
+        self._polygons_lock = threading.Lock()
         self.place_names = place_names
         self.max_limit_m = max_limit_m
         boxes, owners = [], []
@@ -124,9 +128,16 @@ class GeographyIndex:
     def zone_polygon(self, zone: Zone) -> shapely.Geometry:
         """The drawn zone, computed on first use and kept for the life of this index (the geometry is immutable)."""
         key = (zone.polling_place_id, zone.rule.activity)
-        polygon = self._polygons.get(key)
-        if polygon is None:
-            polygon = self._polygons[key] = zone.polygon()
+        with self._polygons_lock:
+            polygon = self._polygons.get(key)
+            if polygon is not None:
+                self._polygons.move_to_end(key)
+                return polygon
+        polygon = zone.polygon()
+        with self._polygons_lock:
+            self._polygons[key] = polygon
+            while len(self._polygons) > ZONE_POLYGON_CACHE_SIZE:
+                self._polygons.popitem(last=False)
         return polygon
 
     def precinct_at(self, lon: float, lat: float) -> PrecinctEntry | None:
@@ -223,10 +234,11 @@ def current_index(version: int | None = None) -> GeographyIndex:
     global _current
     wanted = geography_version() if version is None else version
     index = _current
-    if index is not None and index.version == wanted:
+    # Versions only grow: an index at least as new as the version this request read is fresh enough for it.
+    if index is not None and index.version >= wanted:
         return index
     with _lock:
-        if _current is not None and _current.version == wanted:
+        if _current is not None and _current.version >= wanted:
             return _current
         for _attempt in range(5):
             built = build_index(wanted)

@@ -103,12 +103,12 @@ def place_feature(place: PollingPlace, *, detail: bool = False) -> dict[str, Any
     }
 
 
-def zone_feature(zone: Zone, polygon: BaseGeometry) -> dict[str, Any]:
+def zone_feature(zone: Zone, polygon: BaseGeometry | None) -> dict[str, Any]:
     rule = zone.rule
     return {
         "type": "Feature",
         "id": f"{zone.polling_place_id}-{rule.activity}",
-        "geometry": geometry.to_geojson(polygon, precision=ZONE_PRECISION),
+        "geometry": geometry.to_geojson(polygon, precision=ZONE_PRECISION) if polygon is not None else None,
         "properties": {
             "polling_place": zone.polling_place_id,
             "activity": rule.activity,

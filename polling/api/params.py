@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from django.http import QueryDict
 
@@ -12,6 +13,9 @@ MAX_ACCURACY_M = 1000.0
 MAX_SIMPLIFY_M = 5000.0
 MAX_BBOX_SPAN_DEG = 45.0
 MAX_ID = 2**63 - 1
+# ASCII decimal numbers only: float() would also take "1_0", full-width and other Unicode digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I)
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def _number(params: QueryDict, name: str, *, required: bool) -> float | None:
@@ -22,10 +26,9 @@ def _number(params: QueryDict, name: str, *, required: bool) -> float | None:
         return None
     if len(params.getlist(name)) > 1:
         raise BadRequest(f"Give '{name}' once.", "repeated_parameter", field=name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a number; got {raw[:40]!r}.", "not_a_number", field=name) from None
+    if not _NUMBER.fullmatch(raw):
+        raise BadRequest(f"'{name}' must be a number; got {raw[:40]!r}.", "not_a_number", field=name)
+    value = float(raw)
     if not math.isfinite(value):
         raise BadRequest(f"'{name}' must be a finite number.", "not_finite", field=name)
     return value
@@ -73,7 +76,7 @@ def identifier(params: QueryDict, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID or int(raw) < 1:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_ID:
         raise BadRequest(f"'{name}' must be a positive whole number.", f"invalid_{name}", field=name)
     return int(raw)
 
@@ -82,7 +85,7 @@ def county_fips(params: QueryDict) -> str | None:
     raw = params.get("county")
     if raw is None or raw == "":
         return None
-    if len(raw) != 5 or not raw.isascii() or not raw.isdigit():
+    if not re.fullmatch(r"[0-9]{5}", raw):
         raise BadRequest("'county' must be a 5-digit county FIPS code, e.g. 28049.", "invalid_county", field="county")
     return raw
 
@@ -95,10 +98,9 @@ def bbox(params: QueryDict) -> tuple[float, float, float, float] | None:
     parts = raw.split(",")
     if len(parts) != 4:
         raise BadRequest("'bbox' must be four numbers: west,south,east,north.", "invalid_bbox", field="bbox")
-    try:
-        west, south, east, north = (float(p) for p in parts)
-    except ValueError:
-        raise BadRequest("'bbox' must be four numbers: west,south,east,north.", "invalid_bbox", field="bbox") from None
+    if not all(_NUMBER.fullmatch(p.strip()) for p in parts):
+        raise BadRequest("'bbox' must be four numbers: west,south,east,north.", "invalid_bbox", field="bbox")
+    west, south, east, north = (float(p) for p in parts)
     if not all(math.isfinite(v) for v in (west, south, east, north)):
         raise BadRequest("'bbox' values must be finite numbers.", "invalid_bbox", field="bbox")
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
@@ -137,7 +139,7 @@ def page(params: QueryDict, *, default: int, maximum: int) -> tuple[int, int]:
         raw = params.get(name)
         if raw is None or raw == "":
             return fallback
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or not lo <= int(raw) <= hi:
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
             raise BadRequest(f"'{name}' must be a whole number from {lo} to {hi}.", f"invalid_{name}", field=name)
         return int(raw)
 

@@ -6,6 +6,8 @@ Thin views: parse and check the query (``params``), ask the spatial index or a s
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
 import zoneinfo
 from typing import Any
 
@@ -23,12 +25,13 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from config.exceptions import BadRequest
-from polling import spatial
+from polling import geometry, spatial
 from polling.api import geojson, params
 from polling.models import BufferRule, County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
 from polling.services import geography_version
 
 CACHE_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 class PublicThrottle(SimpleRateThrottle):
@@ -41,7 +44,15 @@ class PublicThrottle(SimpleRateThrottle):
         return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"]
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        ident = self.get_ident(request)
+        try:
+            address = ipaddress.ip_address(ident)
+        except ValueError:
+            address = None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+            # One subscriber holds a whole /64: counting single IPv6 addresses would let it rotate past the limit.
+            ident = str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 ERROR = OpenApiResponse(
@@ -71,26 +82,38 @@ class PublicView(APIView):
         super().initial(request, *args, **kwargs)
         self.geography_version = geography_version()
 
-    def etag(self) -> str:
-        digest = hashlib.sha256(self.request.get_full_path().encode()).hexdigest()[:20]
+    def etag(self, extra: str = "") -> str:
+        digest = hashlib.sha256(f"{self.request.get_full_path()}|{extra}".encode()).hexdigest()[:20]
         return f'W/"g{self.geography_version}-{digest}"'
 
-    def cached(self, data: Any) -> Response | HttpResponse:
-        """200 with an ETag, or 304 when the client already has this version of this answer."""
-        etag = self.etag()
-        headers = {"ETag": etag, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept"}
-        if etag in _etags(self.request.headers.get("If-None-Match", "")):
-            return HttpResponse(status=304, headers=headers)
-        return Response(data, headers=headers)
+    def not_modified(self, extra: str = "") -> HttpResponse | None:
+        """A 304 when the client already holds this answer: checked before any work is done for the body."""
+        etag = self.etag(extra)
+        if _matches(self.request.headers.get("If-None-Match", ""), etag, wildcard=False):
+            return HttpResponse(status=304, headers=self._cache_headers(etag))
+        return None
+
+    def cached(self, data: Any, extra: str = "") -> Response | HttpResponse:
+        """200 with an ETag and a short public cache lifetime (or 304 if the client's copy is current)."""
+        etag = self.etag(extra)
+        if _matches(self.request.headers.get("If-None-Match", ""), etag):
+            return HttpResponse(status=304, headers=self._cache_headers(etag))
+        return Response(data, headers=self._cache_headers(etag))
+
+    @staticmethod
+    def _cache_headers(etag: str) -> dict[str, str]:
+        return {"ETag": etag, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept"}
 
     def index(self) -> spatial.GeographyIndex:
         return spatial.current_index(self.geography_version)
 
 
-def _etags(header: str) -> set[str]:
+def _matches(header: str, etag: str, *, wildcard: bool = True) -> bool:
     tags = {t.strip() for t in header.split(",") if t.strip()}
-    # Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
-    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+    if "*" in tags:
+        return wildcard  # only once the request is known to be valid (a body exists to be current)
+    # Weak comparison (RFC 9110 §8.8.3.2): W/"x" and "x" match.
+    return etag in tags or etag.removeprefix("W/") in tags
 
 
 def _upcoming_election(jurisdiction_id: int, tz_name: str) -> Election | None:
@@ -160,13 +183,15 @@ class LookupView(PublicView):
                     "accessibility_notes": p.accessibility_notes,
                     "entrances": [geojson.entrance_dict(e) for e in p.entrances.all()],
                 }
+        # The default election depends on today's date: it is part of what the ETag identifies.
         return self.cached(
             {
                 "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
                 "county": {"id": hit.county_id, "fips": hit.county_fips, "name": hit.county_name},
                 "election": _election_dict(election) if election is not None else None,
                 "polling_place": place,
-            }
+            },
+            extra=f"election={election.pk if election is not None else ''}",
         )
 
 
@@ -176,8 +201,9 @@ class ComplianceView(PublicView):
         summary="May I campaign (or loiter) here?",
         description=(
             "Every buffer zone within reach of the point (its limit plus `accuracy_m` plus 100 m) with the exact "
-            "geodesic distance to what the rule measures from. `verdict` is `prohibited` inside any zone, "
-            "`uncertain` when the GPS accuracy straddles a limit, `allowed` otherwise."
+            "geodesic distance to what the rule measures from. `verdict` is `prohibited` inside any zone; "
+            "`uncertain` when the GPS accuracy straddles a limit, when a zone was drawn from a stand-in reference "
+            "(`approximate`), or outside every mapped precinct (`covered: false`); `allowed` otherwise."
         ),
         parameters=[
             LAT,
@@ -188,16 +214,21 @@ class ComplianceView(PublicView):
         responses={200: OpenApiTypes.OBJECT, 400: ERROR, 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
         activity = params.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
-        hits = self.index().zones_near(lon, lat, accuracy_m=accuracy, activity=activity)
+        index = self.index()
+        hits = index.zones_near(lon, lat, accuracy_m=accuracy, activity=activity)
+        covered = index.precinct_at(lon, lat) is not None
         activities = [activity] if activity else list(BufferRule.Activity.values)
-        verdicts = {a: _verdict([h for h in hits if h.zone.rule.activity == a]) for a in activities}
+        verdicts = {a: _verdict([h for h in hits if h.zone.rule.activity == a], covered) for a in activities}
         return self.cached(
             {
-                "verdict": _verdict(hits),
+                "verdict": _verdict(hits, covered),
                 "verdicts": verdicts,
+                "covered": covered,
                 "lon": lon,
                 "lat": lat,
                 "accuracy_m": accuracy,
@@ -221,11 +252,14 @@ class ComplianceView(PublicView):
         )
 
 
-def _verdict(hits: list[spatial.ZoneHit]) -> str:
+def _verdict(hits: list[spatial.ZoneHit], covered: bool) -> str:
+    """``prohibited`` inside any zone; ``uncertain`` when a GPS fix straddles a limit, when a zone was drawn from a
+    stand-in reference that may make it too small (``approximate``), or where we hold no geography (outside every
+    precinct, polling places unknown); ``allowed`` only when none of that holds."""
     statuses = {str(h.classification.status) for h in hits}
     if "inside" in statuses:
         return "prohibited"
-    if "uncertain" in statuses:
+    if "uncertain" in statuses or any(h.zone.approximate for h in hits) or not covered:
         return "uncertain"
     return "allowed"
 
@@ -271,6 +305,8 @@ class CountyListView(PublicView):
         responses={200: GEOJSON, 400: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         qs = County.objects.select_related("jurisdiction").order_by("fips")
         qs = _bbox_filter(qs, params.bbox(request.query_params))
         tolerance = params.simplify(request.query_params)
@@ -293,6 +329,8 @@ class PrecinctListView(PublicView):
         responses={200: GEOJSON, 400: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         qs = _county_filter(request, _precincts(), "county__fips")
         qs = _bbox_filter(qs, params.bbox(request.query_params))
         tolerance = params.simplify(request.query_params)
@@ -310,6 +348,8 @@ class PrecinctDetailView(PublicView):
         responses={200: GEOJSON, 404: ERROR},
     )
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         precinct = _precincts().filter(pk=pk).first()
         if precinct is None:
             raise exceptions.NotFound("No such precinct.")
@@ -334,6 +374,8 @@ class PollingPlaceListView(PublicView):
         responses={200: GEOJSON, 400: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         qs = _county_filter(request, _places().defer("building", "accessibility_notes"), "county__fips")
         qs = _bbox_filter(qs, params.bbox(request.query_params))
         rows, members = _page(request, qs, default=500, maximum=2000)
@@ -347,6 +389,8 @@ class PollingPlaceDetailView(PublicView):
         responses={200: GEOJSON, 404: ERROR},
     )
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         place = _places().filter(pk=pk).first()
         if place is None:
             raise exceptions.NotFound("No such polling place.")
@@ -361,11 +405,12 @@ class ZonesView(PublicView):
         responses={200: GEOJSON, 404: ERROR},
     )
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         index = self.index()
         if not PollingPlace.objects.filter(pk=pk).exists():
             raise exceptions.NotFound("No such polling place.")
-        zones = index.zones_by_place.get(pk, [])
-        features = [geojson.zone_feature(z, index.zone_polygon(z)) for z in zones]
+        features = _zone_features(index, index.zones_by_place.get(pk, []))
         return self.cached(geojson.collection(features, polling_place=pk))
 
 
@@ -377,16 +422,33 @@ class ZonesInBoxView(PublicView):
         responses={200: GEOJSON, 400: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        if (unchanged := self.not_modified()) is not None:
+            return unchanged
         box = params.bbox(request.query_params)
         if box is None:
             raise BadRequest("'bbox' is required.", "missing_parameter", field="bbox")
-        limit, _offset = params.page(request.query_params, default=500, maximum=2000)
+        limit, _offset = params.page(request.query_params, default=100, maximum=300)
         index = self.index()
         ids = list(_bbox_filter(PollingPlace.objects.order_by("pk"), box).values_list("pk", flat=True)[: limit + 1])
         truncated = len(ids) > limit
-        features = [
-            geojson.zone_feature(z, index.zone_polygon(z))
-            for pk in ids[:limit]
-            for z in index.zones_by_place.get(pk, [])
-        ]
-        return self.cached(geojson.collection(features, truncated=truncated))
+        zones = [z for pk in ids[:limit] for z in index.zones_by_place.get(pk, [])]
+        return self.cached(geojson.collection(_zone_features(index, zones), truncated=truncated))
+
+
+def _zone_features(index: spatial.GeographyIndex, zones: list[Any]) -> list[dict[str, Any]]:
+    """Zone Features; a zone that cannot be drawn (data beyond what the geometry supports) is listed with a null
+    geometry and the reason, never a server error that hides every other zone."""
+    features = []
+    for zone in zones:
+        try:
+            polygon = index.zone_polygon(zone)
+        except geometry.GeometryError as exc:
+            logger.warning(
+                "zone of polling place %s (%s) cannot be drawn: %s", zone.polling_place_id, zone.rule.activity, exc
+            )
+            feature = geojson.zone_feature(zone, None)
+            feature["properties"]["error"] = {"detail": str(exc), "code": exc.code}
+            features.append(feature)
+            continue
+        features.append(geojson.zone_feature(zone, polygon))
+    return features

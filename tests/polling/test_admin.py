@@ -271,9 +271,13 @@ def precinct_post(precinct: Precinct, boundary: str) -> dict[str, object]:
 
 
 def test_posting_a_new_boundary_as_geojson_saves_it_and_its_bounding_box(admin_client, precinct):
+    from polling.services import geography_version
+
+    version = geography_version()
     new = box(LON - 0.02, LAT - 0.015, LON + 0.005, LAT + 0.012)
     response = admin_client.post(url("precinct", "change", precinct.pk), precinct_post(precinct, geojson(new)))
     assert response.status_code == 302, response.context["adminform"].form.errors
+    assert geography_version() > version  # every server process rebuilds its index on its next request
     precinct.refresh_from_db()
     assert precinct.boundary.equals_exact(new, tolerance=1e-12)
     assert (precinct.bbox_west, precinct.bbox_south, precinct.bbox_east, precinct.bbox_north) == pytest.approx(
@@ -311,6 +315,16 @@ def test_posting_an_invalid_boundary_shows_the_error_and_saves_nothing(admin_cli
     assert all(len(message) > 10 for message in errors["boundary"])  # a sentence, not a code
     assert "Please correct the error below." in response.content.decode()
     assert Precinct.objects.values().get(pk=precinct.pk) == before
+
+
+def test_deleting_through_the_admin_raises_the_geography_version(admin_client, precinct):
+    from polling.services import geography_version
+
+    version = geography_version()
+    response = admin_client.post(url("precinct", "delete", precinct.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Precinct.objects.filter(pk=precinct.pk).exists()
+    assert geography_version() > version
 
 
 def place_post(place: PollingPlace, entrances: list[dict[str, object]], **changes: object) -> dict[str, object]:

@@ -41,8 +41,9 @@ def api():
 @pytest.fixture
 def geo(mississippi):
     county = CountyFactory(fips="28049", name="Hinds", boundary=box(W, S, E, N))
-    west = PrecinctFactory(county=county, code="0001", name="West", boundary=box(W, S, MID, N))
+    # East is created first, so that primary-key order and (FIPS, code) order disagree on the shared edge.
     east = PrecinctFactory(county=county, code="0002", name="East", boundary=box(MID, S, E, N))
+    west = PrecinctFactory(county=county, code="0001", name="West", boundary=box(W, S, MID, N))
     place = PollingPlaceFactory(county=county, code="PP1", name="West Center", location=Point(-90.17, 32.35))
     door = EntranceFactory(polling_place=place, name="Main", location=Point(*towards(-90.17, 32.35, 0, 8.0)))
     side = EntranceFactory(
@@ -456,3 +457,76 @@ def test_the_interactive_docs_are_served_from_local_static_files(api, db):
     html = api.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+# --- review follow-ups ------------------------------------------------------------------------------------------
+
+
+def test_an_approximate_zone_never_yields_allowed(api, geo):
+    # Hawaii-style rule measured from a parcel we do not map: the zone is drawn from the point and may be too small.
+    from polling.models import BufferRule
+
+    BufferRule.objects.filter(jurisdiction__code="MS", activity="campaigning").update(measured_from="parcel")
+    lon, lat = towards(-90.17, 32.35, 180, 60.0)  # 60 m south of the point: outside a 150 ft circle around it
+    body = api.get("/api/v1/compliance/", {"lat": lat, "lon": lon, "activity": "campaigning"}).json()
+    [zone] = body["zones"]
+    assert zone["approximate"] is True and zone["status"] == "outside"
+    assert body["verdict"] == "uncertain"
+
+
+def test_outside_every_mapped_precinct_the_answer_is_uncertain_not_allowed(api, geo):
+    body = api.get("/api/v1/compliance/", {"lat": 30.0, "lon": -89.0}).json()
+    assert body["zones"] == [] and body["covered"] is False
+    assert body["verdict"] == "uncertain"
+    assert api.get("/api/v1/compliance/", {"lat": 32.39, "lon": -90.11}).json()["covered"] is True
+
+
+def test_a_zone_that_cannot_be_drawn_is_reported_in_its_feature_not_as_a_server_error(api, geo):
+    far = geo["place"]
+    far.building = box(-90.17, 32.40, -90.169, 32.401)  # ~5.5 km north of the point: bypasses clean() on purpose
+    far.save()
+    from polling.models import BufferRule
+
+    BufferRule.objects.filter(jurisdiction__code="MS", activity="campaigning").update(measured_from="building")
+    response = api.get(f"/api/v1/polling-places/{far.pk}/zones/")
+    assert response.status_code == 200
+    features = {f["properties"]["activity"]: f for f in response.json()["features"]}
+    assert features["campaigning"]["geometry"] is None
+    assert features["campaigning"]["properties"]["error"]["code"] == "zone_too_large"
+    assert features["loitering"]["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    assert api.get("/api/v1/zones/", {"bbox": f"{W},{S},{E},{N}"}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661", "1_0", "\uff11"])
+def test_unicode_digits_are_not_numbers(api, geo, value):
+    assert (
+        api.get("/api/v1/lookup/", {"lat": 32.3, "lon": -90.18, "election": value}).json()["code"] == "invalid_election"
+    )
+    assert api.get("/api/v1/lookup/", {"lat": value, "lon": -90.18}).json()["code"] == "not_a_number"
+
+
+def test_the_lookup_etag_changes_when_the_default_election_does(api, geo, monkeypatch):
+    from django.utils import timezone as dj_timezone
+
+    first = api.get("/api/v1/lookup/", {"lat": 32.35, "lon": -90.18})
+    after = geo["election"].date + dt.timedelta(days=1)
+    monkeypatch.setattr(dj_timezone, "now", lambda: dt.datetime.combine(after, dt.time(18), tzinfo=dt.UTC))
+    later = api.get("/api/v1/lookup/", {"lat": 32.35, "lon": -90.18}, HTTP_IF_NONE_MATCH=first.headers["ETag"])
+    assert later.status_code == 200 and later.json()["election"] is None
+    assert later.headers["ETag"] != first.headers["ETag"]
+
+
+def test_if_none_match_star_and_strong_tags_match_a_valid_request(api, geo):
+    etag = api.get("/api/v1/precincts/", {"county": "28049"}).headers["ETag"]
+    assert api.get("/api/v1/precincts/", {"county": "28049"}, HTTP_IF_NONE_MATCH="*").status_code == 304
+    strong = etag.removeprefix("W/")
+    assert api.get("/api/v1/precincts/", {"county": "28049"}, HTTP_IF_NONE_MATCH=strong).status_code == 304
+    assert api.get("/api/v1/precincts/", {"county": "2849"}, HTTP_IF_NONE_MATCH="*").status_code == 400
+
+
+def test_ipv6_clients_are_throttled_per_64_prefix(api, geo, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"public": "2/minute"}}
+    for suffix in ("1", "2"):
+        assert api.get("/api/v1/counties/", REMOTE_ADDR=f"2001:db8:1:2::{suffix}").status_code == 200
+    assert api.get("/api/v1/counties/", REMOTE_ADDR="2001:db8:1:2:ffff::3").status_code == 429
+    assert api.get("/api/v1/counties/", REMOTE_ADDR="2001:db8:1:3::1").status_code == 200

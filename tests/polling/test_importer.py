@@ -16,6 +16,7 @@ from django.db import IntegrityError
 from polling import importer
 from polling.importer import GeographyImportError, import_geography
 from polling.models import County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
+from polling.services import geography_version
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,13 @@ def snapshot() -> dict[str, Any]:
 def test_import_stores_everything_and_geometry_round_trips_exactly(files, election):
     result = import_geography(**files)
 
-    assert result.created == {"counties": 1, "precincts": 2, "polling places": 1, "entrances": 2}
+    assert result.created == {
+        "counties": 1,
+        "precincts": 2,
+        "polling places": 1,
+        "entrances": 2,
+        "precinct assignments": 2,
+    }
     county = County.objects.get(fips="28049")
     assert county.jurisdiction.code == "MS"
     assert shapely.equals_exact(county.boundary, shapely.Polygon(ring(W, S, E, N)), tolerance=0)
@@ -138,14 +145,79 @@ def test_import_stores_everything_and_geometry_round_trips_exactly(files, electi
 
 def test_a_second_run_of_the_same_files_changes_nothing(files, election):
     import_geography(**files)
-    before = snapshot()
+    before, version = snapshot(), geography_version()
 
     result = import_geography(**files)
 
-    assert result.created == {"counties": 0, "precincts": 0, "polling places": 0, "entrances": 0}
-    assert result.updated == {"counties": 0, "precincts": 0, "polling places": 0, "entrances": 0}
-    assert result.unchanged == {"counties": 1, "precincts": 2, "polling places": 1, "entrances": 2}
+    zero = {"counties": 0, "precincts": 0, "polling places": 0, "entrances": 0, "precinct assignments": 0}
+    assert result.created == zero and result.updated == zero
+    assert result.unchanged == {
+        "counties": 1,
+        "precincts": 2,
+        "polling places": 1,
+        "entrances": 2,
+        "precinct assignments": 2,
+    }
     assert snapshot() == before
+    assert geography_version() == version  # nothing changed: no process rebuilds its index
+
+
+def test_an_import_that_changes_something_raises_the_geography_version(files, write, election):
+    version = geography_version()
+    import_geography(**files)
+    assert geography_version() == version + 1
+
+
+def test_a_precinct_dropped_from_a_polling_place_loses_that_assignment(files, write, election):
+    import_geography(**files)
+    places = places_fc()
+    places["features"][0]["properties"]["precincts"] = ["0001"]
+
+    result = import_geography(polling_places=write("pp2.geojson", places))
+
+    assert set(PrecinctAssignment.objects.values_list("precinct__code", flat=True)) == {"0001"}
+    assert result.deleted["precinct assignments"] == 1
+
+
+def test_assignments_go_to_the_election_upcoming_in_the_state_s_own_time_zone(files, mississippi, monkeypatch):
+    import zoneinfo
+
+    from django.utils import timezone as dj_timezone
+
+    # 01:00 UTC on 4 Nov is still 3 Nov, election day, in Mississippi (UTC-6).
+    monkeypatch.setattr(dj_timezone, "now", lambda: dt.datetime(2026, 11, 4, 1, 0, tzinfo=dt.UTC))
+    today = Election.objects.create(
+        jurisdiction=mississippi,
+        name="Today",
+        date=dt.date(2026, 11, 3),
+        polls_open=dt.time(7),
+        polls_close=dt.time(19),
+    )
+    Election.objects.create(
+        jurisdiction=mississippi,
+        name="Later",
+        date=dt.date(2026, 12, 1),
+        polls_open=dt.time(7),
+        polls_close=dt.time(19),
+    )
+    assert zoneinfo.ZoneInfo(mississippi.timezone)
+    import_geography(**files)
+    assert set(PrecinctAssignment.objects.values_list("election_id", flat=True)) == {today.pk}
+
+
+def test_an_election_of_another_state_records_no_assignment_and_says_so(files, db):
+    from polling.models import Jurisdiction
+
+    alabama = Election.objects.create(
+        jurisdiction=Jurisdiction.objects.get(code="AL"),
+        name="AL",
+        date=dt.date.today() + dt.timedelta(days=9),
+        polls_open=dt.time(7),
+        polls_close=dt.time(19),
+    )
+    result = import_geography(**files, election=alabama)
+    assert PrecinctAssignment.objects.count() == 0
+    assert any("not an election of these polling places' state" in w for w in result.warnings)
 
 
 def test_upsert_updates_changed_rows_by_code_and_moves_the_bounding_box(files, write, election):
@@ -168,7 +240,7 @@ def test_upsert_updates_changed_rows_by_code_and_moves_the_bounding_box(files, w
     assert Precinct.objects.get(code="0001").bbox_north == N
     assert list(Entrance.objects.values_list("name", flat=True)) == ["Main"]
     assert Entrance.objects.get().location.y == 32.3501
-    assert result.deleted == {"entrances": 1}
+    assert result.deleted["entrances"] == 1
 
 
 def test_without_an_upcoming_election_places_import_but_assignments_are_skipped_with_a_warning(files, mississippi):
@@ -252,9 +324,11 @@ def test_every_problem_is_reported_not_only_the_first(write, mississippi):
 
 
 def refused(**files: Path) -> list[tuple[int | None, str, str]]:
+    """Run an import that must fail; assert it changed nothing at all and return its issues."""
+    before = snapshot()
     with pytest.raises(GeographyImportError) as caught:
         import_geography(**files)
-    assert County.objects.count() == 0 or Precinct.objects.count() == 0 or PollingPlace.objects.count() == 0
+    assert snapshot() == before
     return [(i.index, i.field, i.message) for i in caught.value.issues]
 
 
@@ -470,7 +544,7 @@ def test_the_command_reports_counts(files, election, capsys):
     out = capsys.readouterr().out
     assert "counties: 1 created, 0 updated, 0 unchanged" in out
     assert "precincts: 2 created" in out
-    assert "precinct assignments: 2 in General" in out
+    assert "precinct assignments: 2 created, 0 updated, 0 unchanged (in General" in out
     assert "Import complete." in out
 
 

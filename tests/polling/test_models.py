@@ -164,3 +164,28 @@ def test_mississippi_rules_are_150_ft_campaigning_and_30_ft_loitering_from_each_
     assert rules["loitering"].distance_ft == 30 and rules["loitering"].measured_from == "entrance"
     assert "23-15-245" in rules["loitering"].citation
     assert rules["campaigning"].distance_m == pytest.approx(45.72, abs=1e-12)
+
+
+def test_a_buffer_of_more_than_5000_ft_is_refused(mississippi):
+    rule = BufferRule.objects.get(jurisdiction=mississippi, activity="campaigning")
+    rule.distance_ft = Decimal("5000.01")
+    with pytest.raises(ValidationError) as caught:
+        rule.full_clean()
+    assert "distance_ft" in caught.value.message_dict
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        rule.save()
+
+
+def test_entrances_and_outline_must_lie_within_1_km_of_the_polling_place():
+    from tests.factories import EntranceFactory
+
+    place = PollingPlaceFactory(location=Point(-90.17, 32.35))
+    far_door = EntranceFactory.build(polling_place=place, location=Point(-90.17, 32.36))  # ~1.1 km north
+    with pytest.raises(ValidationError, match="must be within 1000 m"):
+        far_door.clean()
+    EntranceFactory.build(polling_place=place, location=Point(-90.17, 32.3505)).clean()
+    place.building = box(-90.171, 32.349, -90.169, 32.351)
+    place.clean()
+    place.building = box(-90.171, 32.349, -90.169, 32.37)
+    with pytest.raises(ValidationError, match="within 1000 m"):
+        place.clean()

@@ -83,9 +83,8 @@ class Command(BaseCommand):
                 f"{kind}: {result.created.get(kind, 0)} created, {result.updated.get(kind, 0)} updated, "
                 f"{result.unchanged.get(kind, 0)} unchanged"
                 + (f", {result.deleted[kind]} deleted" if result.deleted.get(kind) else "")
+                + (f" (in {', '.join(result.elections)})" if kind == "precinct assignments" else "")
             )
-        if result.elections:
-            self.stdout.write(f"precinct assignments: {result.assignments} in {', '.join(result.elections)}")
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))
         self.stdout.write(self.style.SUCCESS("Import complete."))

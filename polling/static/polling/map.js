@@ -598,7 +598,7 @@
       minZoom: ZONE_MIN_ZOOM,
       maxPages: 1,
       params: function () {
-        return { limit: 2000 };
+        return { limit: 300 };
       },
       build: function (features, group) {
         // Wider zones first so the narrower ones are drawn on top.
