@@ -238,13 +238,15 @@ def test_coordinate_search_checks_the_point_and_validates_input(new_page, live_s
     assert verdict_text(page, "loitering").startswith("Loitering: PROHIBITED here")
     assert page.locator("#result-body [data-field=precinct-code]").inner_text() in form_answer
 
-    # Outside every precinct: the server's answer is shown (and the zones check still runs).
+    # Outside every precinct: the server's answer is shown, and with no geography there the verdict is uncertain.
     page.fill("#lat", "40.0")
     page.fill("#lon", "-100.0")
     page.click("button[type=submit]")
     wait_for_result(page, 40.0, -100.0)
     expect(page.locator("#result-body [data-field=precinct-error]")).to_contain_text("No precinct here")
-    assert verdict_text(page, "campaigning").startswith("Campaigning: ALLOWED here")
+    assert verdict_text(page, "campaigning").startswith(
+        "Campaigning: UNCERTAIN here (outside the mapped precincts: there is no polling-place data here to decide)"
+    )
 
     # The lookup's 404 is logged by the browser as a failed resource; nothing else may be.
     watch.assert_clean(allow=("404 (Not Found)",))

@@ -185,7 +185,7 @@
   }
 
   /** One plain statement per activity, e.g. "Campaigning: PROHIBITED here (inside the 150 ft zone of X, ...)". */
-  function verdictStatement(activity, verdict, zones) {
+  function verdictStatement(activity, verdict, zones, covered) {
     var mine = zones.filter(function (z) {
       return z.activity === activity;
     });
@@ -207,6 +207,21 @@
           " ft from " +
           referenceText(zone)
         : "inside a " + activity + " zone";
+    } else if (verdict === "uncertain" && !mine.some(function (z) { return z.status === "uncertain"; })) {
+      // Not a GPS question: a zone drawn from a stand-in reference, or no geography here at all.
+      zone = nearest(
+        mine.filter(function (z) {
+          return z.approximate;
+        })
+      );
+      detail = zone
+        ? "the " + formatFt(zone.limit_ft) + " ft zone of " + zone.polling_place_name +
+          " is measured from something not mapped, so its true edge may be farther out; " +
+          formatFt(zone.distance_ft) + " ft from " + referenceText(zone)
+        : covered === false
+          ? "outside the mapped precincts: there is no polling-place data here to decide"
+          : "the data here cannot decide";
+      zone = null;
     } else if (verdict === "uncertain") {
       zone = nearest(
         mine.filter(function (z) {
@@ -347,7 +362,7 @@
       })
     );
     return activities.map(function (activity) {
-      return verdictStatement(activity, verdicts[activity], compliance.zones || []);
+      return verdictStatement(activity, verdicts[activity], compliance.zones || [], compliance.covered);
     });
   }
 
