@@ -41,13 +41,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "polling",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,6 +136,9 @@ HTTPS_ONLY = env_bool("HTTPS_ONLY", default=not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS_ONLY
 CSRF_COOKIE_SECURE = HTTPS_ONLY
 SECURE_SSL_REDIRECT = HTTPS_ONLY and env_bool("SECURE_SSL_REDIRECT", default=False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients): lets Django know the
+# request was HTTPS, so HSTS is sent and CSRF origin checks pass for https:// origins.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else 0, minimum=0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
@@ -154,7 +160,9 @@ CACHES = {
 
 # --- API --------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Staff endpoints: bearer tokens bound to a device id (accounts.authentication). The admin site keeps Django's
+    # own session login; the public API declares no authentication at all.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -178,6 +186,30 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Authentication: tokens, second factor, lockout, tablets (accounts) ------------------------------------------
+#: Lifetime of a bearer token: staff (administrators, commissioners) sign in for a working day; a tablet session
+#: covers an election day from set-up before the polls open to the close-out after they shut.
+AUTH_TOKEN_TTL_STAFF_S = env_int("AUTH_TOKEN_TTL_STAFF_S", 12 * 3600, minimum=60)
+AUTH_TOKEN_TTL_TABLET_S = env_int("AUTH_TOKEN_TTL_TABLET_S", 16 * 3600, minimum=60)
+#: A session's last_used_at is written at most this often (seconds), not on every request.
+AUTH_TOKEN_TOUCH_INTERVAL_S = env_int("AUTH_TOKEN_TOUCH_INTERVAL_S", 60, minimum=1)
+#: Failed sign-ins allowed per account and per client address within the window before further attempts get 429.
+#: Each further full batch of failures (within AUTH_LOCKOUT_MAX_WINDOW_S) doubles the window, up to that maximum.
+AUTH_LOCKOUT_WINDOW_S = env_int("AUTH_LOCKOUT_WINDOW_S", 15 * 60, minimum=1)
+AUTH_LOCKOUT_MAX_WINDOW_S = env_int("AUTH_LOCKOUT_MAX_WINDOW_S", 24 * 3600, minimum=1)
+AUTH_LOCKOUT_PER_ACCOUNT = env_int("AUTH_LOCKOUT_PER_ACCOUNT", 5, minimum=1)
+AUTH_LOCKOUT_PER_ADDRESS = env_int("AUTH_LOCKOUT_PER_ADDRESS", 20, minimum=1)
+#: A tablet enrolment code is good for this long (seconds), once.
+AUTH_ENROLMENT_CODE_TTL_S = env_int("AUTH_ENROLMENT_CODE_TTL_S", 15 * 60, minimum=60)
+#: A TOTP secret handed out by POST /auth/totp/ must be confirmed within this long (seconds).
+AUTH_TOTP_ENROLMENT_TTL_S = env_int("AUTH_TOTP_ENROLMENT_TTL_S", 10 * 60, minimum=60)
+AUTH_RECOVERY_CODE_COUNT = env_int("AUTH_RECOVERY_CODE_COUNT", 10, minimum=1)
+#: Poll managers and workers may sign in on a tablet from this many days before their election up to its day.
+AUTH_TABLET_SIGNIN_LEAD_DAYS = env_int("AUTH_TABLET_SIGNIN_LEAD_DAYS", 7, minimum=0)
+#: django-otp: the issuer shown in authenticator apps; no drift learning, so the window stays ±1 step of our clock.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER") or "Pollguard"
+OTP_TOTP_SYNC = False
+
 #: Base-map tiles for the public map (an XYZ URL template such as https://tile.example.org/{z}/{x}/{y}.png) and
 #: its attribution. Empty: the map shows boundaries and zones only, with no request leaving this service.
 MAP_TILE_URL = env_str("MAP_TILE_URL") or ""
@@ -189,3 +221,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
 }
+
+# --- Credentials (watchers' and observers' signed QR credentials) ----------------------------------------------
+#: Secret(s) that encrypt the Ed25519 signing keys at rest, comma-separated: the first encrypts, every one decrypts
+#: (to change it, put the new one in front, run ``rotate_signing_key --reencrypt``, then drop the old one). Unset:
+#: derived from SECRET_KEY, which suits development and tests; production should set its own, kept apart from the
+#: database backups, so that a stolen backup plus SECRET_KEY is still not enough to forge credentials
+#: (``check --deploy`` warns while it is unset). The SECRET_KEY-derived secret always stays last, to decrypt only:
+#: setting the variable and running ``--reencrypt`` moves existing keys over.
+CREDENTIAL_KEY_ENCRYPTION_KEYS = [*env_list("CREDENTIAL_KEY_ENCRYPTION_KEY"), f"secret-key:{SECRET_KEY}"]
+#: CSV import limits (POST /api/v1/credentials/import/): bytes and data rows per file. Every row is one audit event
+#: appended under the audit chain's lock: 2,000 rows take about 4 s on PostgreSQL.
+CREDENTIAL_IMPORT_MAX_BYTES = env_int("CREDENTIAL_IMPORT_MAX_BYTES", 1_048_576, minimum=1024)
+CREDENTIAL_IMPORT_MAX_ROWS = env_int("CREDENTIAL_IMPORT_MAX_ROWS", 2000, minimum=1)

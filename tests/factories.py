@@ -70,3 +70,77 @@ class PrecinctAssignmentFactory(factory.django.DjangoModelFactory):
     election = factory.SubFactory(ElectionFactory)
     precinct = factory.SubFactory(PrecinctFactory)
     polling_place = factory.SubFactory(PollingPlaceFactory, county=factory.SelfAttribute("..precinct.county"))
+
+
+# --- Credentials (watchers and observers) ----------------------------------------------------------------------
+
+
+def _new_serial() -> str:
+    from accounts.signing import new_serial
+
+    return new_serial()
+
+
+def _election_day_utc(election: Election) -> dt.datetime:
+    return dt.datetime.combine(election.date, dt.time(0), tzinfo=dt.UTC)
+
+
+class CredentialFactory(factory.django.DjangoModelFactory):
+    """An active county-wide poll-watcher credential for election day. Writes the row directly (no service, no
+    audit event): for tests of reads; tests of issuing go through ``credential_issue`` or the API."""
+
+    class Meta:
+        model = "accounts.Credential"
+        skip_postgeneration_save = True
+
+    serial = factory.LazyFunction(_new_serial)
+    kind = "poll_watcher"
+    holder_name = factory.Sequence(lambda n: f"Holder {n}")
+    appointed_by_kind = "party"
+    appointed_by_name = "Example Party"
+    county = factory.SubFactory(CountyFactory)
+    election = factory.SubFactory(ElectionFactory)
+    valid_from = factory.LazyAttribute(lambda o: _election_day_utc(o.election))
+    valid_until = factory.LazyAttribute(lambda o: o.valid_from + dt.timedelta(days=1))
+
+    @factory.post_generation
+    def polling_places(self, create: bool, extracted: list[PollingPlace] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.polling_places.set(extracted)
+
+
+# --- People and roles ------------------------------------------------------------------------------------------
+
+#: Every factory-made user's password (tests use the fast MD5 hasher).
+TEST_PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """An active user with password ``TEST_PASSWORD`` and no role (add one with ``RoleGrantFactory``)."""
+
+    class Meta:
+        model = "accounts.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Sequence(lambda n: f"First{n}")
+    last_name = factory.Sequence(lambda n: f"Last{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    password = factory.django.Password(TEST_PASSWORD)
+
+
+class RoleGrantFactory(factory.django.DjangoModelFactory):
+    """A poll-worker grant at a new polling place for a new election by default. Writes the row directly (no
+    service, no audit event); pass ``role`` with the matching scope (``jurisdiction``, ``county`` or
+    ``polling_place`` + ``election``) for the other roles, the others set to None."""
+
+    class Meta:
+        model = "accounts.RoleGrant"
+
+    user = factory.SubFactory(UserFactory)
+    role = "poll_worker"
+    jurisdiction = None
+    county = None
+    polling_place = factory.SubFactory(PollingPlaceFactory)
+    election = factory.SubFactory(ElectionFactory)

@@ -1,0 +1,147 @@
+"""Reads of credentials and keys, scoped to the caller: outside one's scope a credential does not exist.
+
+State administrators see the credentials of every county in their state, commissioners those of their county.
+Poll managers and workers see no credential lists; they verify tokens at their polling places and read the
+revocations of their counties.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts import signing
+from accounts.models import Credential, SigningKey
+from accounts.scopes import Scope
+from polling.models import County, PollingPlace
+
+
+def credentials_visible(scope: Scope) -> QuerySet[Credential]:
+    """Every credential the caller administers (none without an administrator's or commissioner's grant)."""
+    if not scope.is_staff_admin:
+        return Credential.objects.none()
+    return (
+        Credential.objects.filter(scope.county_q())
+        .select_related("county", "county__jurisdiction", "election", "issued_by", "revoked_by")
+        .defer("county__boundary")
+        .prefetch_related("polling_places")
+    )
+
+
+def credential_get(scope: Scope, pk: int) -> Credential:
+    credential = credentials_visible(scope).filter(pk=pk).first()
+    if credential is None:
+        raise Http404
+    return credential
+
+
+def credential_list(
+    scope: Scope,
+    *,
+    election: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    county_fips: str | None = None,
+    polling_place: int | None = None,
+    q: str | None = None,
+    now: dt.datetime | None = None,
+) -> QuerySet[Credential]:
+    """Filtered credentials. ``status`` is ``active`` (and not expired), ``expired`` or ``revoked``;
+    ``polling_place`` keeps the credentials valid there: county-wide ones of its county and those listing it."""
+    qs = credentials_visible(scope)
+    now = now or timezone.now()
+    if election is not None:
+        qs = qs.filter(election_id=election)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status == "revoked":
+        qs = qs.filter(status=Credential.Status.REVOKED)
+    elif status == "active":
+        qs = qs.filter(status=Credential.Status.ACTIVE, valid_until__gt=now)
+    elif status == "expired":
+        qs = qs.filter(status=Credential.Status.ACTIVE, valid_until__lte=now)
+    if county_fips:
+        qs = qs.filter(county__fips=county_fips)
+    if polling_place is not None:
+        county_id = PollingPlace.objects.filter(pk=polling_place).values("county_id")
+        qs = qs.filter(
+            Q(polling_places=polling_place) | Q(county_id__in=county_id, polling_places__isnull=True)
+        ).distinct()
+    if q:
+        qs = qs.filter(holder_name__icontains=q)
+    return qs
+
+
+def counties_for_issuing(scope: Scope) -> QuerySet[County]:
+    return scope.counties_qs().select_related("jurisdiction").defer("boundary")
+
+
+def polling_places_for_issuing(scope: Scope) -> QuerySet[PollingPlace]:
+    if not scope.is_staff_admin:
+        return PollingPlace.objects.none()
+    return (
+        PollingPlace.objects.filter(scope.county_q())
+        .select_related("county", "county__jurisdiction")
+        .defer("county__boundary")
+    )
+
+
+def _worker_place_ids(scope: Scope) -> set[int]:
+    return {place_id for place_id, _election in scope.places}
+
+
+def place_for_verifying(scope: Scope, pk: int) -> PollingPlace | None:
+    """A polling place where the caller may check credentials: one they administer or work at (any election)."""
+    allowed = scope.county_q() | Q(pk__in=_worker_place_ids(scope))
+    return (
+        PollingPlace.objects.filter(allowed, pk=pk)
+        .select_related("county", "county__jurisdiction")
+        .only("id", "code", "name", "county__fips", "county__timezone", "county__jurisdiction__timezone")
+        .first()
+    )
+
+
+def revocations(scope: Scope, *, since: dt.datetime | None = None) -> QuerySet[Credential]:
+    """Revoked credentials of the counties the caller administers or works in (a credential is only ever valid in
+    its own county, so a tablet needs no other county's list)."""
+    if not scope.roles:
+        return Credential.objects.none()
+    worker_counties = PollingPlace.objects.filter(pk__in=_worker_place_ids(scope)).values("county_id")
+    qs = Credential.objects.filter(status=Credential.Status.REVOKED).filter(
+        scope.county_q() | Q(county_id__in=worker_counties)
+    )
+    if since is not None:
+        qs = qs.filter(revoked_at__gte=since)
+    return qs.order_by("revoked_at", "pk")
+
+
+def scope_hashes_covering(place: PollingPlace, *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The scope hashes of unexpired credentials that list this place among more than ``MAX_LISTED_PLACES``: what a
+    tablet holds to admit a token whose scope is hashed."""
+    now = now or timezone.now()
+    candidates = (
+        Credential.objects.filter(
+            polling_places=place, status=Credential.Status.ACTIVE, valid_until__gt=now, county_id=place.county_id
+        )
+        .select_related("county")
+        .defer("county__boundary")
+        .prefetch_related("polling_places")
+    )
+    latest: dict[tuple[int, str], dt.datetime] = {}
+    for credential in candidates:
+        ids = [p.pk for p in credential.polling_places.all()]
+        if len(ids) > signing.MAX_LISTED_PLACES:
+            key = (credential.election_id, signing.scope_hash(credential.county.fips, ids).hex())
+            latest[key] = max(latest.get(key, credential.valid_until), credential.valid_until)
+    return [
+        {"election": election, "scope_hash": digest, "valid_until": until}
+        for (election, digest), until in sorted(latest.items())
+    ]
+
+
+def signing_keys_public() -> QuerySet[SigningKey]:
+    return SigningKey.objects.only("key_id", "public_key", "active", "created_at", "retired_at").order_by("key_id")
