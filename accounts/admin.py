@@ -13,7 +13,17 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts import services
 from accounts.audit import Actor
-from accounts.models import ApiSession, AuditEvent, Device, EnrolmentCode, LoginFailure, RoleGrant, User
+from accounts.models import (
+    ApiSession,
+    AuditEvent,
+    Credential,
+    Device,
+    EnrolmentCode,
+    LoginFailure,
+    RoleGrant,
+    SigningKey,
+    User,
+)
 from accounts.net import client_ip
 
 
@@ -134,3 +144,22 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["actor_label", "action", "object_type", "object_id"]
     date_hierarchy = "occurred_at"
     actions = None
+
+
+@admin.register(Credential)
+class CredentialAdmin(ReadOnlyAdmin):
+    """Credentials are issued, imported and revoked through the audited API; here they are only looked up."""
+
+    list_display = ("serial", "holder_name", "kind", "appointed_by_name", "county", "election", "status", "valid_until")
+    list_filter = ("kind", "status", "election")
+    search_fields = ("serial", "holder_name", "appointed_by_name")
+    list_select_related = ("county", "election")
+    raw_id_fields = ("county", "election", "issued_by", "revoked_by")
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """Public half only: the encrypted private key never leaves the database through the admin."""
+
+    list_display = ("key_id", "active", "created_at", "retired_at")
+    exclude = ("private_key_encrypted",)
