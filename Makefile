@@ -33,8 +33,11 @@ run: demo
 	@echo "Serving the Mississippi demo on http://$(HOST):$(PORT)/  (admin: make superuser)"
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
+# An admin login for the demo: password, then an authenticator app (the admin site asks for both).
+ADMIN_USER ?= admin
 superuser: install var/secret_key
-	$(DEMO_ENV) $(PY) manage.py createsuperuser
+	$(DEMO_ENV) $(PY) manage.py createsuperuser --username $(ADMIN_USER)
+	$(DEMO_ENV) $(PY) manage.py enrol_totp $(ADMIN_USER)
 
 # Debian's Chromium for the browser tests (tests/e2e); test tools never download a browser of their own.
 browser:

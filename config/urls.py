@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# The admin site asks for a second factor too: a password alone never opens it (django-otp's OTPAdminSite).
+admin.site.__class__ = OTPAdminSite
 
 admin.site.site_header = "Polling-place administration"
 admin.site.site_title = "Polling-place administration"

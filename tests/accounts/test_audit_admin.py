@@ -7,14 +7,14 @@ from django.test import Client
 
 from accounts.models import ApiSession, AuditEvent, Device, Role, RoleGrant
 from tests.accounts.conftest import audit_actions, last_audit_pk, live_sessions, signed_in
-from tests.factories import UserFactory
+from tests.conftest import sign_in_to_admin
+from tests.factories import TEST_PASSWORD, UserFactory
 
 
 @pytest.fixture
 def admin_client(db):
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(superuser)
+    client = sign_in_to_admin(Client(), superuser, TEST_PASSWORD)
     client.user = superuser
     return client
 
@@ -101,3 +101,30 @@ def test_a_password_changed_in_the_admin_is_audited_and_ends_sessions(admin_clie
     assert audit_actions(since) == ["user.changed", "session.ended"]
     assert AuditEvent.objects.get(pk__gt=since, action="user.changed").after["password_changed"] is True
     assert new not in str(list(AuditEvent.objects.values_list("after", flat=True)))
+
+
+@pytest.mark.django_db
+def test_a_password_alone_does_not_open_the_admin_site(client):
+    superuser = UserFactory(username="root2", is_staff=True, is_superuser=True)
+    response = client.post(
+        "/admin/login/", {"username": superuser.username, "password": TEST_PASSWORD, "next": "/admin/"}
+    )
+    assert response.status_code == 200  # the form again, with an error
+    assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_enrol_totp_sets_up_an_authenticator_from_the_console_once(capsys):
+    from django.core.management import CommandError, call_command
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = UserFactory(username="first-admin", is_staff=True, is_superuser=True)
+    call_command("enrol_totp", "first-admin")
+    out = capsys.readouterr().out
+    assert "otpauth://totp/" in out and "recovery codes" in out
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    assert AuditEvent.objects.filter(action="auth.totp_enrolled", actor__isnull=True).count() == 1
+    with pytest.raises(CommandError, match="already has an authenticator"):
+        call_command("enrol_totp", "first-admin")
+    call_command("enrol_totp", "first-admin", "--reset")
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
