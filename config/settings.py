@@ -236,3 +236,11 @@ CREDENTIAL_KEY_ENCRYPTION_KEYS = [*env_list("CREDENTIAL_KEY_ENCRYPTION_KEY"), f"
 #: appended under the audit chain's lock: 2,000 rows take about 4 s on PostgreSQL.
 CREDENTIAL_IMPORT_MAX_BYTES = env_int("CREDENTIAL_IMPORT_MAX_BYTES", 1_048_576, minimum=1024)
 CREDENTIAL_IMPORT_MAX_ROWS = env_int("CREDENTIAL_IMPORT_MAX_ROWS", 2000, minimum=1)
+
+# --- Incidents (photos reported with incidents) ------------------------------------------------------------------
+#: Uploaded files live under MEDIA_ROOT; nothing there is served directly (incident photos only through the scoped
+#: API endpoint), so MEDIA_URL is deliberately left unset.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
+#: An incident photo: at most this many bytes and this many pixels on either side (JPEG, PNG or WebP).
+INCIDENT_PHOTO_MAX_BYTES = env_int("INCIDENT_PHOTO_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+INCIDENT_PHOTO_MAX_SIDE_PX = env_int("INCIDENT_PHOTO_MAX_SIDE_PX", 8000, minimum=16)

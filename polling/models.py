@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import zoneinfo
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -342,3 +344,159 @@ class GeographyVersion(models.Model):
 
     def __str__(self) -> str:
         return f"geography version {self.value}"
+
+
+# --- election day: who is present (check-in / check-out) ------------------------------------------------------------
+
+
+class PresenceRule(models.Model):
+    """A quota: at most ``max_inside`` holders of one credential kind inside a polling place at once, counted per
+    appointing party, per appointing candidate, or for the kind as a whole.
+
+    Kinds without a rule have no limit (Mississippi: federal and state observers, seeded without a rule)."""
+
+    class CredentialKind(models.TextChoices):
+        # Mirrors ``accounts.models.Credential.Kind`` (not imported: accounts depends on polling).
+        POLL_WATCHER = "poll_watcher", "Poll watcher"
+        FEDERAL_OBSERVER = "federal_observer", "Federal observer"
+        STATE_OBSERVER = "state_observer", "State observer"
+
+    class Per(models.TextChoices):
+        PARTY = "party", "Per appointing party"
+        CANDIDATE = "candidate", "Per appointing candidate"
+        KIND = "kind", "For the kind as a whole"
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="presence_rules")
+    credential_kind = models.CharField(max_length=20, choices=CredentialKind.choices)
+    per = models.CharField(max_length=10, choices=Per.choices)
+    max_inside = models.PositiveIntegerField()
+    citation = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["jurisdiction__code", "credential_kind", "per"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "credential_kind", "per"],
+                name="polling_presencerule_unique",
+                violation_error_message="This jurisdiction already has this quota.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction_id}: at most {self.max_inside} {self.credential_kind} {self.per}"
+
+
+class PresenceLedger(models.Model):
+    """One row per (polling place, election): the lock every check-in/out takes (``SELECT … FOR UPDATE``), the
+    roster version (raised on every accepted event; the roster's ETag) and the last hybrid-logical-clock value."""
+
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.PROTECT, related_name="+")
+    election = models.ForeignKey(Election, on_delete=models.PROTECT, related_name="+")
+    roster_version = models.BigIntegerField(default=0)
+    last_hlc = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["polling_place", "election"], name="polling_presenceledger_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.polling_place_id}/{self.election_id} v{self.roster_version}"
+
+
+class PresenceEventQuerySet(models.QuerySet["PresenceEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("The presence log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The presence log is append-only.")
+
+
+class PresenceEvent(models.Model):
+    """One check-in or check-out sent by a tablet, accepted or refused, with the first answer given (replayed for a
+    repeated ``event_id``). Append-only: updates and deletes are refused by the ORM.
+
+    ``hlc`` is a hybrid logical clock: ``max(server ms since the epoch, previous hlc of the place/election + 1)``,
+    taken under the ledger lock, so events of one polling place are totally ordered even if the server clock steps.
+    """
+
+    class Kind(models.TextChoices):
+        CHECK_IN = "check_in", "Check-in"
+        CHECK_OUT = "check_out", "Check-out"
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+
+    event_id = models.UUIDField(unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    device = models.ForeignKey("accounts.Device", on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    credential = models.ForeignKey(
+        "accounts.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="presence_events"
+    )
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.PROTECT, related_name="presence_events")
+    election = models.ForeignKey(Election, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField(help_text="Tablet time.")
+    received_at = models.DateTimeField(help_text="Server time.")
+    hlc = models.BigIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(help_text="HTTP status of the first answer.")
+    response = models.JSONField(help_text="Body of the first answer.")
+
+    objects = PresenceEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hlc", "pk"]
+        indexes = [models.Index(fields=["polling_place", "election", "hlc"], name="polling_presence_place_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome="accepted", reason="") | (Q(outcome="refused") & ~Q(reason="")),
+                name="polling_presenceevent_refusal_has_reason",
+                violation_error_message="A refused event has a reason; an accepted one has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="refused") | Q(credential__isnull=False, election__isnull=False),
+                name="polling_presenceevent_accepted_has_credential",
+                violation_error_message="An accepted event names its credential and election.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.kind} {self.outcome} {self.reason}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("The presence log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("The presence log is append-only.")
+
+
+class Presence(models.Model):
+    """Derived: who is inside now. A row per credential inside a (polling place, election), created by an accepted
+    check-in and removed by the accepted check-out, in the same transaction as the event. It can always be rebuilt
+    from ``PresenceEvent`` (latest accepted event per credential); it exists so the roster and the quota count are
+    one indexed query."""
+
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.PROTECT, related_name="+")
+    election = models.ForeignKey(Election, on_delete=models.PROTECT, related_name="+")
+    credential = models.ForeignKey("accounts.Credential", on_delete=models.PROTECT, related_name="+")
+    check_in = models.ForeignKey(PresenceEvent, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["check_in__hlc"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["polling_place", "election", "credential"], name="polling_presence_once_per_place"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} @ {self.polling_place_id}/{self.election_id}"
+
+
+from polling.incidents_models import Incident  # noqa: E402,F401

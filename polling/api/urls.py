@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from polling.api import views
 
 urlpatterns = [
+    path("incidents/", include("polling.api.incident_urls")),
     path("lookup/", views.LookupView.as_view(), name="lookup"),
     path("compliance/", views.ComplianceView.as_view(), name="compliance"),
     path("counties/", views.CountyListView.as_view(), name="county-list"),
@@ -12,4 +13,5 @@ urlpatterns = [
     path("polling-places/<int:pk>/", views.PollingPlaceDetailView.as_view(), name="pollingplace-detail"),
     path("polling-places/<int:pk>/zones/", views.ZonesView.as_view(), name="pollingplace-zones"),
     path("zones/", views.ZonesInBoxView.as_view(), name="zones-in-box"),
+    path("", include("polling.api.presence_urls")),
 ]

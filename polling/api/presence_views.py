@@ -1,0 +1,193 @@
+"""Check-in, check-out and the roster of who is inside a polling place (staff API, token auth).
+
+Check-ins and check-outs come only from an enrolled tablet of the polling place, signed in by one of its poll
+workers or managers for the election. The roster is for them and for commissioners and administrators in scope;
+outside one's scope the polling place does not exist (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import credential_services
+from accounts.models import ApiSession
+from accounts.scopes import Scope
+from config.exceptions import BadRequest
+from polling import presence
+from polling.models import Election, PollingPlace, PresenceEvent
+
+OBJECT = OpenApiTypes.OBJECT
+
+
+class PresenceIn(serializers.Serializer):
+    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    event_id = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField(help_text="Tablet time, ISO 8601 with a UTC offset.")
+
+    def validate_occurred_at(self, value: Any) -> Any:
+        # DRF would read a naive time in the server's zone; a tablet's clock must say which offset it keeps.
+        parsed = parse_datetime(str(self.initial_data.get("occurred_at", "")))
+        if parsed is None or parsed.tzinfo is None:
+            raise serializers.ValidationError("Give a time zone offset, e.g. 2026-11-03T08:15:00-06:00.")
+        return value
+
+
+def _place(pk: int) -> PollingPlace:
+    place = PollingPlace.objects.select_related("county__jurisdiction").defer("county__boundary").filter(pk=pk).first()
+    if place is None:
+        raise exceptions.NotFound("No such polling place.")
+    return place
+
+
+def _worker_elections(scope: Scope, place: PollingPlace) -> set[int]:
+    return {election for (p, election) in scope.places if p == place.pk}
+
+
+class PresenceView(APIView):
+    kind = PresenceEvent.Kind.CHECK_IN
+
+    @extend_schema(
+        request=PresenceIn,
+        responses={200: OBJECT, 201: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT, 404: OBJECT, 409: OBJECT},
+        description=(
+            "From an enrolled tablet of this polling place signed in by its poll worker or manager. 201 accepted; "
+            "200 refused (`reason`: a token reason from credential verification, `polls_closed`, `already_inside`, "
+            "`not_inside`); 409 `quota_full`. A refused event is stored too. The same `event_id` again returns the "
+            "first answer; with another body, 422 `event_id_reused`."
+        ),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        place = _place(pk)
+        scope = Scope.for_user(request.user)
+        elections = _worker_elections(scope, place)
+        if not elections and not scope.administers_county(place.county):
+            raise exceptions.NotFound("No such polling place.")
+        session = request.auth if isinstance(request.auth, ApiSession) else None
+        device = session.device if session is not None else None
+        if not elections or device is None or device.polling_place_id != place.pk:
+            raise BadRequest(
+                "Check-ins and check-outs are recorded from an enrolled tablet of this polling place, signed in by "
+                "one of its poll workers.",
+                "tablet_required",
+                status_code=403,
+            )
+        data = PresenceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if device.election_id is not None:
+            elections &= {device.election_id}
+        election = self._election(place, elections, v["occurred_at"])
+        if election is None:
+            raise BadRequest(
+                "This tablet or poll worker does not serve this polling place's election.",
+                "tablet_required",
+                status_code=403,
+            )
+        try:
+            answer = presence.presence_record(
+                kind=self.kind,
+                token=v["token"],
+                event_id=v["event_id"],
+                occurred_at=v["occurred_at"],
+                polling_place=place,
+                election=election,
+                device=device,
+                worker=request.user,
+            )
+        except presence.EventIdReused:
+            raise BadRequest(
+                "This event_id was already used for a different check-in or check-out.",
+                "event_id_reused",
+                field="event_id",
+                status_code=422,
+            ) from None
+        headers = {"Cache-Control": "no-store"}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.body, status=answer.status_code, headers=headers)
+
+    @staticmethod
+    def _election(place: PollingPlace, elections: set[int], at: Any) -> Election | None:
+        if not elections:
+            return None
+        upcoming = credential_services.upcoming_election(place, at)
+        if upcoming is not None and upcoming.pk in elections:
+            return upcoming
+        return Election.objects.filter(pk__in=elections).order_by("-date", "-pk").first()
+
+
+class CheckInView(PresenceView):
+    kind = PresenceEvent.Kind.CHECK_IN
+
+
+class CheckOutView(PresenceView):
+    kind = PresenceEvent.Kind.CHECK_OUT
+
+
+class RosterView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("election", OpenApiTypes.INT, required=False)],
+        responses={200: OBJECT, 304: None, 401: OBJECT, 404: OBJECT},
+        description=(
+            "Who is inside now. `ETag` changes with every accepted check-in or check-out; send it back as "
+            "`If-None-Match` to get 304 when nothing changed. The election defaults to the place's upcoming one."
+        ),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        place = _place(pk)
+        scope = Scope.for_user(request.user)
+        elections = _worker_elections(scope, place)
+        if not elections and not scope.administers_county(place.county):
+            raise exceptions.NotFound("No such polling place.")
+        election = self._election(request, place)
+        if elections and not scope.administers_county(place.county) and election.pk not in elections:
+            raise exceptions.NotFound("No such polling place.")
+        version = presence.ledger_version(place, election)
+        etag = f'"roster-{place.pk}-{election.pk}-{version}"'
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        match = request.headers.get("If-None-Match", "")
+        if match and (match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]):
+            return Response(status=304, headers=headers)
+        people = [
+            {
+                "serial": p.credential.serial,
+                "kind": p.credential.kind,
+                "holder_name": p.credential.holder_name,
+                "appointed_by_kind": p.credential.appointed_by_kind,
+                "appointed_by_name": p.credential.appointed_by_name,
+                "since": p.check_in.occurred_at.isoformat(),
+                "checked_in_by": p.check_in.worker.get_full_name() or p.check_in.worker.get_username(),
+                "event_id": str(p.check_in.event_id),
+            }
+            for p in presence.roster(place, election)
+        ]
+        body = {
+            "polling_place": place.pk,
+            "election": election.pk,
+            "roster_version": version,
+            "count": len(people),
+            "inside": people,
+        }
+        return Response(body, headers=headers)
+
+    @staticmethod
+    def _election(request: Request, place: PollingPlace) -> Election:
+        raw = request.query_params.get("election")
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 18:
+                raise BadRequest("'election' must be an election id.", "invalid", field="election")
+            election = Election.objects.filter(pk=int(raw), jurisdiction_id=place.county.jurisdiction_id).first()
+        else:
+            election = credential_services.upcoming_election(place, timezone.now())
+        if election is None:
+            raise BadRequest("No such election at this polling place.", "no_election", status_code=404)
+        return election

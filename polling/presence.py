@@ -1,0 +1,249 @@
+"""Check-in and check-out of credential holders at a polling place: the append-only presence log, who is inside
+now, and the quotas on who may be present at once.
+
+Every event (accepted or refused) is one ``PresenceEvent`` row holding the first answer given; a repeated
+``event_id`` replays it. State changes happen under a lock on the (polling place, election) ``PresenceLedger`` row,
+which serialises check-ins at one place (quota counts, "already inside") and numbers its events with a hybrid
+logical clock. The event log is its own append-only record: no audit event is written, but every event is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts import credential_services, signing
+from accounts.models import Credential, Device, User
+from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceLedger, PresenceRule
+
+logger = logging.getLogger(__name__)
+
+POLLS_CLOSED = "polls_closed"
+ALREADY_INSIDE = "already_inside"
+NOT_INSIDE = "not_inside"
+QUOTA_FULL = "quota_full"
+
+#: Token reasons that refuse a check-in but not the check-out of someone already inside.
+CHECK_OUT_TOLERATES = frozenset({signing.Reason.REVOKED, signing.Reason.EXPIRED, signing.Reason.NOT_YET_VALID})
+
+_DETAILS = {
+    POLLS_CLOSED: "The polls were not open at that time.",
+    ALREADY_INSIDE: "This credential holder is already checked in here.",
+    NOT_INSIDE: "This credential holder is not checked in here.",
+    QUOTA_FULL: "The quota for this party, candidate or kind is full: no one more may be inside now.",
+}
+
+
+class EventIdReused(Exception):
+    """The ``event_id`` was already used for a different check-in or check-out."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def body_hash(*, kind: str, token: str, occurred_at: dt.datetime, polling_place_id: int) -> str:
+    """What makes two posts "the same event": kind, token, tablet time (as an instant) and place."""
+    instant = occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return hashlib.sha256(f"{kind}\n{token}\n{instant}\n{polling_place_id}".encode()).hexdigest()
+
+
+def polls_open_at(election: Election, place: PollingPlace, at: dt.datetime) -> bool:
+    """Whether ``at`` falls on election day between the polls' opening and closing, in the county's local time."""
+    local = at.astimezone(credential_services.local_zone(place.county))
+    return local.date() == election.date and election.polls_open <= local.time() < election.polls_close
+
+
+def _replay(existing: PresenceEvent, digest: str) -> Answer:
+    if existing.body_hash != digest:
+        raise EventIdReused
+    return Answer(existing.status_code, existing.response, replayed=True)
+
+
+def _rules_hit(credential: Credential, election: Election) -> list[PresenceRule]:
+    rules = PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id, credential_kind=credential.kind)
+    return [r for r in rules if r.per == PresenceRule.Per.KIND or r.per == credential.appointed_by_kind]
+
+
+def _quota_full(credential: Credential, place: PollingPlace, election: Election) -> bool:
+    inside = Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
+    for rule in _rules_hit(credential, election):
+        group = inside
+        if rule.per != PresenceRule.Per.KIND:
+            group = inside.filter(
+                credential__appointed_by_kind=credential.appointed_by_kind,
+                credential__appointed_by_name__iexact=credential.appointed_by_name,
+            )
+        if group.count() >= rule.max_inside:
+            return True
+    return False
+
+
+def _credential_out(credential: Credential | None) -> dict[str, Any] | None:
+    if credential is None:
+        return None
+    return {
+        "serial": credential.serial,
+        "kind": credential.kind,
+        "holder_name": credential.holder_name,
+        "appointed_by_kind": credential.appointed_by_kind,
+        "appointed_by_name": credential.appointed_by_name,
+    }
+
+
+def presence_record(
+    *,
+    kind: str,
+    token: str,
+    event_id: uuid.UUID,
+    occurred_at: dt.datetime,
+    polling_place: PollingPlace,
+    election: Election,
+    device: Device,
+    worker: User,
+) -> Answer:
+    """Record a check-in or check-out sent by ``device`` (signed in by ``worker``) and answer it.
+
+    Accepted: 201. Refused: 200 with the reason, or 409 for ``quota_full``; the refused event is stored all the same.
+    A repeated ``event_id`` with the same body gets the first answer again and stores nothing; with another body,
+    ``EventIdReused``. Two copies racing: the unique ``event_id`` lets one insert win, the other re-reads it.
+    """
+    digest = body_hash(kind=kind, token=token, occurred_at=occurred_at, polling_place_id=polling_place.pk)
+    existing = PresenceEvent.objects.filter(event_id=event_id).first()
+    if existing is not None:
+        return _replay(existing, digest)
+
+    # Signature and revocation checks need no lock: they depend on the token and ``occurred_at`` only.
+    verdict = credential_services.credential_verify(
+        token=token, polling_place=polling_place, election=election, at=occurred_at
+    )
+    credential = verdict.credential
+    reason = verdict.reason
+    detail = verdict.detail
+    if kind == PresenceEvent.Kind.CHECK_OUT:
+        # Leaving needs only a genuine token of someone inside: a credential revoked or expired since, or polls
+        # closed (watchers stay for the count), must not keep its holder on the roster.
+        if credential is not None and reason in CHECK_OUT_TOLERATES:
+            reason, detail = None, ""
+    elif reason is None and not polls_open_at(election, polling_place, occurred_at):
+        reason, detail = POLLS_CLOSED, _DETAILS[POLLS_CLOSED]
+
+    try:
+        with transaction.atomic():
+            PresenceLedger.objects.get_or_create(polling_place=polling_place, election=election)
+            ledger = PresenceLedger.objects.select_for_update().get(polling_place=polling_place, election=election)
+            # A copy of this event may have committed while we waited for the lock.
+            existing = PresenceEvent.objects.filter(event_id=event_id).first()
+            if existing is not None:
+                return _replay(existing, digest)
+            inside = None
+            if credential is not None and reason is None:
+                inside = Presence.objects.filter(
+                    polling_place=polling_place, election=election, credential=credential
+                ).first()
+                if kind == PresenceEvent.Kind.CHECK_IN:
+                    if inside is not None:
+                        reason = ALREADY_INSIDE
+                    elif _quota_full(credential, polling_place, election):
+                        reason = QUOTA_FULL
+                elif inside is None:
+                    reason = NOT_INSIDE
+                if reason is not None:
+                    detail = _DETAILS[reason]
+            accepted = reason is None
+            received_at = timezone.now()
+            hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
+            ledger.last_hlc = hlc
+            if accepted:
+                ledger.roster_version += 1
+            ledger.save(update_fields=["last_hlc", "roster_version"])
+            status_code = 201 if accepted else (409 if reason == QUOTA_FULL else 200)
+            body: dict[str, Any] = {
+                "outcome": "accepted" if accepted else "refused",
+                "reason": reason,
+                "detail": "Accepted." if accepted else detail,
+                "event_id": str(event_id),
+                "kind": kind,
+                "polling_place": polling_place.pk,
+                "election": election.pk,
+                "occurred_at": occurred_at.isoformat(),
+                "received_at": received_at.isoformat(),
+                "hlc": hlc,
+                "roster_version": ledger.roster_version,
+                "credential": _credential_out(credential),
+            }
+            if not accepted:
+                body["code"] = reason
+            event = PresenceEvent.objects.create(
+                event_id=event_id,
+                kind=kind,
+                device=device,
+                worker=worker,
+                credential=credential,
+                polling_place=polling_place,
+                election=election,
+                occurred_at=occurred_at,
+                received_at=received_at,
+                hlc=hlc,
+                outcome=body["outcome"],
+                reason=reason or "",
+                body_hash=digest,
+                status_code=status_code,
+                response=body,
+            )
+            if accepted and kind == PresenceEvent.Kind.CHECK_IN:
+                assert credential is not None
+                Presence.objects.create(
+                    polling_place=polling_place, election=election, credential=credential, check_in=event
+                )
+            elif accepted and inside is not None:
+                inside.delete()
+    except IntegrityError:
+        # The same event_id committed by a request holding another ledger's lock (another place or election).
+        existing = PresenceEvent.objects.filter(event_id=event_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, digest)
+    logger.info(
+        "presence %s %s: %s%s credential=%s place=%s election=%s worker=%s device=%s",
+        kind,
+        event_id,
+        body["outcome"],
+        f" ({reason})" if reason else "",
+        credential.serial if credential else "-",
+        polling_place.pk,
+        election.pk,
+        worker.pk,
+        device.pk,
+    )
+    return Answer(status_code, body)
+
+
+def ledger_version(polling_place: PollingPlace, election: Election) -> int:
+    return (
+        PresenceLedger.objects.filter(polling_place=polling_place, election=election)
+        .values_list("roster_version", flat=True)
+        .first()
+        or 0
+    )
+
+
+def roster(polling_place: PollingPlace, election: Election) -> QuerySet[Presence]:
+    """Who is inside now, in check-in order."""
+    return (
+        Presence.objects.filter(polling_place=polling_place, election=election)
+        .select_related("credential", "check_in__worker")
+        .order_by("check_in__hlc", "pk")
+    )
