@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from polling.api import presence_views as views
 
@@ -6,4 +6,9 @@ urlpatterns = [
     path("polling-places/<int:pk>/check-ins/", views.CheckInView.as_view(), name="pollingplace-check-ins"),
     path("polling-places/<int:pk>/check-outs/", views.CheckOutView.as_view(), name="pollingplace-check-outs"),
     path("polling-places/<int:pk>/roster/", views.RosterView.as_view(), name="pollingplace-roster"),
+    re_path(
+        r"^polling-places/(?P<pk>[0-9]+)/paper/(?P<document>log|roster)\.(?P<fmt>csv|pdf)$",
+        views.PaperView.as_view(),
+        name="pollingplace-paper",
+    ),
 ]

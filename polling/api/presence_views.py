@@ -7,8 +7,10 @@ outside one's scope the polling place does not exist (404).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +24,7 @@ from accounts import credential_services
 from accounts.models import ApiSession
 from accounts.scopes import Scope
 from config.exceptions import BadRequest
-from polling import presence
+from polling import paper, presence
 from polling.models import Election, PollingPlace, PresenceEvent
 
 OBJECT = OpenApiTypes.OBJECT
@@ -143,14 +145,7 @@ class RosterView(APIView):
         ),
     )
     def get(self, request: Request, pk: int) -> Response:
-        place = _place(pk)
-        scope = Scope.for_user(request.user)
-        elections = _worker_elections(scope, place)
-        if not elections and not scope.administers_county(place.county):
-            raise exceptions.NotFound("No such polling place.")
-        election = self._election(request, place)
-        if elections and not scope.administers_county(place.county) and election.pk not in elections:
-            raise exceptions.NotFound("No such polling place.")
+        place, election = _roster_access(request, pk)
         version = presence.ledger_version(place, election)
         etag = f'"roster-{place.pk}-{election.pk}-{version}"'
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -179,15 +174,62 @@ class RosterView(APIView):
         }
         return Response(body, headers=headers)
 
-    @staticmethod
-    def _election(request: Request, place: PollingPlace) -> Election:
-        raw = request.query_params.get("election")
-        if raw is not None:
-            if not raw.isdigit() or len(raw) > 18:
-                raise BadRequest("'election' must be an election id.", "invalid", field="election")
-            election = Election.objects.filter(pk=int(raw), jurisdiction_id=place.county.jurisdiction_id).first()
+
+def _election(request: Request, place: PollingPlace) -> Election:
+    raw = request.query_params.get("election")
+    if raw is not None:
+        if not re.fullmatch(r"[0-9]{1,18}", raw):
+            raise BadRequest("'election' must be an election id.", "invalid", field="election")
+        election = Election.objects.filter(pk=int(raw), jurisdiction_id=place.county.jurisdiction_id).first()
+    else:
+        election = credential_services.upcoming_election(place, timezone.now())
+    if election is None:
+        raise BadRequest("No such election at this polling place.", "no_election", status_code=404)
+    return election
+
+
+def _roster_access(request: Request, pk: int) -> tuple[PollingPlace, Election]:
+    """The place and election whose roster (or paper log) the caller may read: the place's poll workers and
+    managers for their election, commissioners and administrators in scope; anyone else gets 404."""
+    place = _place(pk)
+    scope = Scope.for_user(request.user)
+    elections = _worker_elections(scope, place)
+    if not elections and not scope.administers_county(place.county):
+        raise exceptions.NotFound("No such polling place.")
+    election = _election(request, place)
+    if elections and not scope.administers_county(place.county) and election.pk not in elections:
+        raise exceptions.NotFound("No such polling place.")
+    return place, election
+
+
+class PaperView(APIView):
+    """The paper fallback for when tablets fail: the check-in log and the current roster of one polling place and
+    election, as CSV or as a printable PDF."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("election", OpenApiTypes.INT, required=False)],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            401: OBJECT,
+            404: OBJECT,
+        },
+        description="`document` is `log` (every check-in and check-out, accepted or refused, in clock order) or "
+        "`roster` (who is inside now); `fmt` is `csv` or `pdf`.",
+    )
+    def get(self, request: Request, pk: int, document: str, fmt: str) -> HttpResponse:
+        place, election = _roster_access(request, pk)
+        if document == "log":
+            title, header, rows = paper.log_rows(place, election)
         else:
-            election = credential_services.upcoming_election(place, timezone.now())
-        if election is None:
-            raise BadRequest("No such election at this polling place.", "no_election", status_code=404)
-        return election
+            title, header, rows = paper.roster_rows(place, election)
+        name = f"{document}-{place.county.fips}-{place.code}-{election.pk}".replace(" ", "_")
+        headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+        if fmt == "csv":
+            headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+            return HttpResponse(paper.as_csv(header, rows), content_type="text/csv; charset=utf-8", headers=headers)
+        headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+        subtitle = f"{place.name} ({place.county.name} County, {place.code}) — {election}"
+        return HttpResponse(
+            paper.as_pdf(title, subtitle, header, rows), content_type="application/pdf", headers=headers
+        )
