@@ -7,27 +7,18 @@ the rule they were measured against, so a later change of the rule does not rewr
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from config.append_only import AppendOnlyModel
 from polling.models import Election, PollingPlace
 
 DESCRIPTION_MAX_CHARS = 4000
 
 
-class IncidentQuerySet(models.QuerySet["Incident"]):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("Incidents are append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Incidents are append-only.")
-
-
-class Incident(models.Model):
+class Incident(AppendOnlyModel):
     """One report of campaigning, loitering or another problem near a polling place, with the measured zone status."""
 
     class Activity(models.TextChoices):
@@ -63,7 +54,7 @@ class Incident(models.Model):
     photo_path = models.CharField(max_length=200, blank=True)
     photo_content_type = models.CharField(max_length=20, blank=True)
 
-    objects = IncidentQuerySet.as_manager()
+    append_only_message = "Incidents are append-only."
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -86,11 +77,3 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.activity} at {self.polling_place_id} ({self.occurred_at:%Y-%m-%d %H:%M})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise PermissionError("Incidents are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise PermissionError("Incidents are append-only.")

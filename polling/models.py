@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import zoneinfo
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from config.append_only import AppendOnlyModel
 from polling import geometry
 from polling.fields import BoundField, GeometryField
 
@@ -404,15 +404,7 @@ class PresenceLedger(models.Model):
         return f"{self.polling_place_id}/{self.election_id} v{self.roster_version}"
 
 
-class PresenceEventQuerySet(models.QuerySet["PresenceEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("The presence log is append-only.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("The presence log is append-only.")
-
-
-class PresenceEvent(models.Model):
+class PresenceEvent(AppendOnlyModel):
     """One check-in or check-out sent by a tablet, accepted or refused, with the first answer given (replayed for a
     repeated ``event_id``). Append-only: updates and deletes are refused by the ORM.
 
@@ -446,7 +438,7 @@ class PresenceEvent(models.Model):
     status_code = models.PositiveSmallIntegerField(help_text="HTTP status of the first answer.")
     response = models.JSONField(help_text="Body of the first answer.")
 
-    objects = PresenceEventQuerySet.as_manager()
+    append_only_message = "The presence log is append-only."
 
     class Meta:
         ordering = ["hlc", "pk"]
@@ -466,14 +458,6 @@ class PresenceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.kind} {self.outcome} {self.reason}".strip()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise PermissionError("The presence log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise PermissionError("The presence log is append-only.")
 
 
 class Presence(models.Model):
