@@ -3,18 +3,15 @@ by two sign-ins at once works once, and a burst of parallel password guesses can
 
 from __future__ import annotations
 
-import importlib
-import threading
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiSession, LoginFailure
 from tests.accounts.conftest import PASSWORD, T0, enrol_totp, frozen_time, totp_code
+from tests.helpers import in_parallel, seed_reference_data
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,31 +24,7 @@ TOKEN = "/api/v1/auth/token/"
 @pytest.fixture
 def seeded():
     """The jurisdictions migration 0002 seeds (a flush after an earlier transactional test may have removed them)."""
-    from django.apps import apps
-
-    from polling.models import Jurisdiction
-
-    if not Jurisdiction.objects.filter(code="MS").exists():
-        importlib.import_module("polling.migrations.0002_seed_jurisdictions_and_buffer_rules").seed(apps, None)
-
-
-def in_parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = call(i)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    seed_reference_data()
 
 
 def test_one_totp_code_sent_by_two_sign_ins_at_once_works_once(seeded):

@@ -7,7 +7,6 @@ Without /usr/bin/chromium these tests skip, except under CI (the CI environment 
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+
+from tests.helpers import seed_reference_data
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -100,12 +101,7 @@ def _restore_seed_data() -> None:
     """Put back the jurisdictions and buffer rules that migration 0002 seeds: the flush after every transactional
     test removes them (serialized_rollback proved unreliable here: its copy was missing when other database tests
     ran first)."""
-    from django.apps import apps
-
-    from polling.models import Jurisdiction
-
-    if not Jurisdiction.objects.filter(code="MS").exists():
-        importlib.import_module("polling.migrations.0002_seed_jurisdictions_and_buffer_rules").seed(apps, None)
+    seed_reference_data()
 
 
 @pytest.fixture

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib
 import uuid
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.apps import apps
 
 from accounts import credential_services
 from accounts.models import AuditEvent, Role
 from polling import presence
-from polling.models import Jurisdiction, Presence, PresenceEvent, PresenceLedger, PresenceRule
+from polling.models import Presence, PresenceEvent, PresenceLedger
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     _grant,
     commissioner,
@@ -35,20 +33,13 @@ from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     today,
 )
 from tests.factories import CredentialFactory, ElectionFactory, PollingPlaceFactory, UserFactory
+from tests.helpers import seed_reference_data
 
 CHICAGO = credential_services.zoneinfo.ZoneInfo("America/Chicago")
 
 
 def url(place: Any, what: str = "check-ins") -> str:
     return f"/api/v1/polling-places/{place.pk}/{what}/"
-
-
-def seed_reference_data() -> None:
-    """The rows migrations seed (a flush after a transactional test elsewhere may have removed them)."""
-    if not Jurisdiction.objects.filter(code="MS").exists():
-        importlib.import_module("polling.migrations.0002_seed_jurisdictions_and_buffer_rules").seed(apps, None)
-    if not PresenceRule.objects.exists():
-        importlib.import_module("polling.migrations.0006_presence").seed_mississippi(apps, None)
 
 
 @pytest.fixture(autouse=True)

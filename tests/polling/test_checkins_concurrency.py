@@ -4,14 +4,12 @@ holds under a burst of tablets, and copies of one event posted at once are store
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts.models import Role
 from polling.models import Presence, PresenceEvent, PresenceLedger
@@ -26,7 +24,8 @@ from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     today,
 )
 from tests.factories import UserFactory
-from tests.polling.test_checkins import body, local, seed_reference_data, token_of, url, watcher
+from tests.helpers import in_parallel, seed_reference_data
+from tests.polling.test_checkins import body, local, token_of, url, watcher
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -44,25 +43,6 @@ def mississippi(transactional_db):
 
     seed_reference_data()
     return Jurisdiction.objects.get(code="MS")
-
-
-def in_parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = call(i)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def tablets(n: int, place: Any, election: Any, commissioner: Any) -> list[Any]:

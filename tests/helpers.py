@@ -1,0 +1,42 @@
+"""Helpers shared by test modules."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
+from django.db import connections
+
+
+def seed_reference_data() -> None:
+    """Put back the rows migrations seed (jurisdictions, buffer rules, presence rules): the flush after every
+    transactional test removes them."""
+    from polling.models import Jurisdiction, PresenceRule
+
+    if not Jurisdiction.objects.filter(code="MS").exists():
+        importlib.import_module("polling.migrations.0002_seed_jurisdictions_and_buffer_rules").seed(apps, None)
+    if not PresenceRule.objects.exists():
+        importlib.import_module("polling.migrations.0006_presence").seed_mississippi(apps, None)
+
+
+def in_parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
+    """Run ``call(0..n-1)`` in n threads released together, each on its own database connection."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = call(i)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
