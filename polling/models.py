@@ -408,7 +408,8 @@ class PresenceEvent(AppendOnlyModel):
     """One check-in or check-out sent by a tablet, accepted or refused, with the first answer given (replayed for a
     repeated ``event_id``). Append-only: updates and deletes are refused by the ORM.
 
-    ``hlc`` is a hybrid logical clock: ``max(server ms since the epoch, previous hlc of the place/election + 1)``,
+    Who is inside is derived from the accepted events of each credential in ``(effective_at, hlc)`` order, whatever
+    order they arrived in (``polling.timeline``). ``hlc`` is a hybrid logical clock: ``max(server ms since the epoch, previous hlc of the place/election + 1)``,
     taken under the ledger lock, so events of one polling place are totally ordered even if the server clock steps.
     """
 
@@ -420,8 +421,13 @@ class PresenceEvent(AppendOnlyModel):
         ACCEPTED = "accepted", "Accepted"
         REFUSED = "refused", "Refused"
 
+    class Source(models.TextChoices):
+        ONLINE = "online", "Online (check-in/out endpoint)"
+        SYNC = "sync", "Offline, uploaded by sync"
+
     event_id = models.UUIDField(unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.ONLINE)
     device = models.ForeignKey("accounts.Device", on_delete=models.PROTECT, related_name="+")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     credential = models.ForeignKey(
@@ -431,6 +437,13 @@ class PresenceEvent(AppendOnlyModel):
     election = models.ForeignKey(Election, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     occurred_at = models.DateTimeField(help_text="Tablet time.")
     received_at = models.DateTimeField(help_text="Server time.")
+    clock_offset_ms = models.BigIntegerField(
+        default=0, help_text="Tablet clock minus server clock when the event was uploaded (sync); 0 online."
+    )
+    effective_at = models.DateTimeField(
+        help_text="When it happened by the server's clock: the tablet time corrected by the clock offset. Who is "
+        "inside is derived from accepted events in this order."
+    )
     hlc = models.BigIntegerField()
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=32, blank=True)
@@ -442,7 +455,11 @@ class PresenceEvent(AppendOnlyModel):
 
     class Meta:
         ordering = ["hlc", "pk"]
-        indexes = [models.Index(fields=["polling_place", "election", "hlc"], name="polling_presence_place_idx")]
+        indexes = [
+            models.Index(fields=["polling_place", "election", "hlc"], name="polling_presence_place_idx"),
+            models.Index(fields=["polling_place", "election", "effective_at"], name="polling_presence_timeline_idx"),
+            models.Index(fields=["credential", "election", "effective_at"], name="polling_presence_cred_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(outcome="accepted", reason="") | (Q(outcome="refused") & ~Q(reason="")),
@@ -481,6 +498,66 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credential_id} @ {self.polling_place_id}/{self.election_id}"
+
+
+class PresenceAnomaly(models.Model):
+    """Something in the presence log a county commissioner must look at: recorded, never silently dropped.
+
+    Most come from events recorded offline: the tablet admitted someone the server would have refused, or events from
+    several tablets do not add up. Some depend on the order of events (a check-out whose check-in had not been
+    uploaded yet): these are recomputed as events arrive and *cleared* (kept, with ``cleared_at``) when later uploads
+    explain them, and opened again if they stop doing so. A commissioner closes one by reviewing it with a note.
+    """
+
+    class Code(models.TextChoices):
+        CHECK_OUT_WITHOUT_CHECK_IN = "check_out_without_check_in", "Check-out without a check-in"
+        CHECK_IN_AFTER_REVOCATION = "check_in_after_revocation", "Checked in after the credential was revoked"
+        CREDENTIAL_NOT_VALID = "credential_not_valid", "Checked in outside the credential's validity"
+        POLLS_CLOSED = "polls_closed", "Checked in while the polls were closed"
+        INSIDE_TWO_PLACES = "inside_two_places", "Inside two polling places at once"
+        QUOTA_EXCEEDED = "quota_exceeded", "Quota exceeded"
+        CLOCK_SKEW = "clock_skew", "Tablet clock not believable"
+
+    #: Recomputed from the whole timeline on every upload; the others are facts about one event.
+    ORDER_DEPENDENT = frozenset({Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES, Code.QUOTA_EXCEEDED})
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared by later events"
+        REVIEWED = "reviewed", "Reviewed"
+
+    event = models.ForeignKey(PresenceEvent, on_delete=models.PROTECT, related_name="anomalies")
+    code = models.CharField(max_length=32, choices=Code.choices)
+    polling_place = models.ForeignKey(PollingPlace, on_delete=models.PROTECT, related_name="+")
+    election = models.ForeignKey(Election, on_delete=models.PROTECT, related_name="+")
+    credential = models.ForeignKey("accounts.Credential", on_delete=models.PROTECT, related_name="+")
+    detail = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    detected_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        indexes = [
+            models.Index(fields=["polling_place", "election", "status"], name="polling_anomaly_place_idx"),
+            models.Index(fields=["credential", "election", "code"], name="polling_anomaly_cred_idx"),
+            models.Index(fields=["status", "detected_at"], name="polling_anomaly_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "code"], name="polling_presenceanomaly_once_per_event"),
+            models.CheckConstraint(
+                condition=~Q(status="reviewed") | Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="polling_presenceanomaly_review_has_reviewer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status}) event {self.event_id}"
 
 
 from polling.incidents_models import Incident  # noqa: E402,F401

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import credential_services, signing
 from accounts.models import Credential, Device, User
+from polling import timeline
 from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceLedger, PresenceRule
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _quota_full(credential: Credential, place: PollingPlace, election: Election)
     return False
 
 
-def _credential_out(credential: Credential | None) -> dict[str, Any] | None:
+def credential_out(credential: Credential | None) -> dict[str, Any] | None:
     if credential is None:
         return None
     return {
@@ -182,13 +183,14 @@ def presence_record(
                 "received_at": received_at.isoformat(),
                 "hlc": hlc,
                 "roster_version": ledger.roster_version,
-                "credential": _credential_out(credential),
+                "credential": credential_out(credential),
             }
             if not accepted:
                 body["code"] = reason
-            event = PresenceEvent.objects.create(
+            PresenceEvent.objects.create(
                 event_id=event_id,
                 kind=kind,
+                source=PresenceEvent.Source.ONLINE,
                 device=device,
                 worker=worker,
                 credential=credential,
@@ -196,6 +198,7 @@ def presence_record(
                 election=election,
                 occurred_at=occurred_at,
                 received_at=received_at,
+                effective_at=occurred_at,
                 hlc=hlc,
                 outcome=body["outcome"],
                 reason=reason or "",
@@ -203,13 +206,13 @@ def presence_record(
                 status_code=status_code,
                 response=body,
             )
-            if accepted and kind == PresenceEvent.Kind.CHECK_IN:
+            if accepted:
                 assert credential is not None
-                Presence.objects.create(
-                    polling_place=polling_place, election=election, credential=credential, check_in=event
-                )
-            elif accepted and inside is not None:
-                inside.delete()
+                # Who is inside is derived from the whole timeline (events synced later may come before this one).
+                timeline.lock_credentials([credential.pk])
+                timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
+                if kind == PresenceEvent.Kind.CHECK_IN:
+                    timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id)
     except IntegrityError:
         # The same event_id committed by a request holding another ledger's lock (another place or election).
         existing = PresenceEvent.objects.filter(event_id=event_id).first()
@@ -245,5 +248,41 @@ def roster(polling_place: PollingPlace, election: Election) -> QuerySet[Presence
     return (
         Presence.objects.filter(polling_place=polling_place, election=election)
         .select_related("credential", "check_in__worker")
-        .order_by("check_in__hlc", "pk")
+        .order_by("check_in__effective_at", "check_in__hlc", "pk")
     )
+
+
+def election_for(place: PollingPlace, elections: set[int], at: dt.datetime) -> Election | None:
+    """Of the elections a tablet and its poll worker serve at ``place``, the one an event at ``at`` belongs to: the
+    place's upcoming election on that local date if it is among them, else the latest of them."""
+    if not elections:
+        return None
+    upcoming = credential_services.upcoming_election(place, at)
+    if upcoming is not None and upcoming.pk in elections:
+        return upcoming
+    return Election.objects.filter(pk__in=elections).order_by("-date", "-pk").first()
+
+
+def roster_body(polling_place: PollingPlace, election: Election, version: int | None = None) -> dict[str, Any]:
+    """Who is inside now, as the roster endpoint and the sync answer give it."""
+    people = [
+        {
+            "serial": p.credential.serial,
+            "kind": p.credential.kind,
+            "holder_name": p.credential.holder_name,
+            "appointed_by_kind": p.credential.appointed_by_kind,
+            "appointed_by_name": p.credential.appointed_by_name,
+            "since": p.check_in.effective_at.isoformat(),
+            "checked_in_by": p.check_in.worker.get_full_name() or p.check_in.worker.get_username(),
+            "event_id": str(p.check_in.event_id),
+            "credential_revoked": p.credential.status == Credential.Status.REVOKED,
+        }
+        for p in roster(polling_place, election)
+    ]
+    return {
+        "polling_place": polling_place.pk,
+        "election": election.pk,
+        "roster_version": ledger_version(polling_place, election) if version is None else version,
+        "count": len(people),
+        "inside": people,
+    }

@@ -87,7 +87,7 @@ class PresenceView(APIView):
         v = data.validated_data
         if device.election_id is not None:
             elections &= {device.election_id}
-        election = self._election(place, elections, v["occurred_at"])
+        election = presence.election_for(place, elections, v["occurred_at"])
         if election is None:
             raise BadRequest(
                 "This tablet or poll worker does not serve this polling place's election.",
@@ -117,16 +117,6 @@ class PresenceView(APIView):
             headers["Idempotent-Replayed"] = "true"
         return Response(answer.body, status=answer.status_code, headers=headers)
 
-    @staticmethod
-    def _election(place: PollingPlace, elections: set[int], at: Any) -> Election | None:
-        if not elections:
-            return None
-        upcoming = credential_services.upcoming_election(place, at)
-        if upcoming is not None and upcoming.pk in elections:
-            return upcoming
-        return Election.objects.filter(pk__in=elections).order_by("-date", "-pk").first()
-
-
 class CheckInView(PresenceView):
     kind = PresenceEvent.Kind.CHECK_IN
 
@@ -152,26 +142,7 @@ class RosterView(APIView):
         match = request.headers.get("If-None-Match", "")
         if match and (match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]):
             return Response(status=304, headers=headers)
-        people = [
-            {
-                "serial": p.credential.serial,
-                "kind": p.credential.kind,
-                "holder_name": p.credential.holder_name,
-                "appointed_by_kind": p.credential.appointed_by_kind,
-                "appointed_by_name": p.credential.appointed_by_name,
-                "since": p.check_in.occurred_at.isoformat(),
-                "checked_in_by": p.check_in.worker.get_full_name() or p.check_in.worker.get_username(),
-                "event_id": str(p.check_in.event_id),
-            }
-            for p in presence.roster(place, election)
-        ]
-        body = {
-            "polling_place": place.pk,
-            "election": election.pk,
-            "roster_version": version,
-            "count": len(people),
-            "inside": people,
-        }
+        body = presence.roster_body(place, election, version)
         return Response(body, headers=headers)
 
 

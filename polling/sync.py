@@ -1,0 +1,291 @@
+"""Offline sync: a tablet uploads the check-ins and check-outs it recorded without signal.
+
+An uploaded event is a record of something that happened at the door: the tablet verified the token offline and
+admitted (or let out) its holder. The server does not undo it. It stores every event once (``event_id``), corrects
+the tablet's time by the tablet's clock offset, and:
+
+- **refuses** (stores, does not apply) an event whose token cannot be trusted at all — malformed, unknown key, bad
+  signature, unknown credential, another election or polling place — and an ``event_id`` reused for another event
+  (not stored again);
+- **applies** every other event to the timeline from which the roster is derived (``polling.timeline``), and
+  records an **anomaly** for a commissioner's review when the server knows better than the tablet did: check-in after
+  revocation, outside the credential's validity or with the polls closed, a tablet clock off by more than a day —
+  or when the timeline does not add up: check-out without check-in, inside two polling places at once, quota
+  exceeded;
+- answers **duplicate** for an event it already has (uploaded before, or sent online first).
+
+Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at − server time``, and each
+event's ``effective_at = occurred_at − offset`` (never later than the server's receipt). A tablet whose clock is a
+day off therefore lands its events where they belong; only the network delay (milliseconds) is left as error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import credential_services, signing
+from accounts.models import Credential, Device, User
+from polling import presence, timeline
+from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
+
+logger = logging.getLogger(__name__)
+
+#: Events per upload; a tablet with more sends several batches.
+MAX_EVENTS = 500
+#: A clock further off than this is itself an anomaly (the events are still placed by the offset).
+MAX_SKEW = dt.timedelta(hours=24)
+#: An event "recorded" after the batch was sent means the tablet's clock went back in between.
+BACKWARDS_TOLERANCE = dt.timedelta(minutes=5)
+
+Code = PresenceAnomaly.Code
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+REFUSED = "refused"
+ANOMALY = "anomaly"
+EVENT_ID_REUSED = "event_id_reused"
+INVALID = "invalid"
+
+#: Token reasons that make the tablet's decision an anomaly rather than a forgery: the tablet could not know.
+_FACT_FOR_REASON = {
+    signing.Reason.REVOKED: Code.CHECK_IN_AFTER_REVOCATION,
+    signing.Reason.EXPIRED: Code.CREDENTIAL_NOT_VALID,
+    signing.Reason.NOT_YET_VALID: Code.CREDENTIAL_NOT_VALID,
+}
+
+
+@dataclass
+class Item:
+    """One valid event of a batch, as the tablet sent it plus what the server worked out before taking locks."""
+
+    index: int
+    event_id: uuid.UUID
+    kind: str
+    token: str
+    occurred_at: dt.datetime
+    effective_at: dt.datetime = field(init=False)
+    digest: str = field(init=False)
+    election: Election | None = None
+    credential: Credential | None = None
+    reason: str | None = None
+    detail: str = ""
+    facts: list[str] = field(default_factory=list)
+    event: PresenceEvent | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    results: list[dict[str, Any]]
+    offset: dt.timedelta
+    received_at: dt.datetime
+
+
+def _refused(item: Item, reason: str, detail: str) -> dict[str, Any]:
+    return {
+        "event_id": str(item.event_id),
+        "result": REFUSED,
+        "reason": reason,
+        "detail": detail,
+        "anomalies": [],
+    }
+
+
+def sync_upload(
+    *,
+    items: list[Item],
+    sent_at: dt.datetime,
+    polling_place: PollingPlace,
+    elections: set[int],
+    device: Device,
+    worker: User,
+) -> Outcome:
+    """Store and judge a batch of events from one tablet of ``polling_place``. ``elections``: those the tablet and
+    its poll worker serve there. Returns one result per item, in the items' order."""
+    received_at = timezone.now()
+    offset = sent_at - received_at
+    skewed = abs(offset) > MAX_SKEW
+    for item in items:
+        item.effective_at = min(item.occurred_at - offset, received_at)
+        item.digest = presence.body_hash(
+            kind=item.kind, token=item.token, occurred_at=item.occurred_at, polling_place_id=polling_place.pk
+        )
+        item.election = presence.election_for(polling_place, elections, item.effective_at)
+        _judge(item, polling_place)
+        if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
+            item.facts.append(Code.CLOCK_SKEW)
+
+    groups: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        assert item.election is not None
+        groups[item.election.pk].append(item)
+    for group in groups.values():
+        _store_group(group, polling_place, offset, received_at, device, worker)
+    return Outcome([item.result or {} for item in items], offset, received_at)
+
+
+def _judge(item: Item, place: PollingPlace) -> None:
+    """Verify the token at the event's effective time (no lock needed) and sort the tablet's decision into trusted,
+    trusted-but-anomalous, or refused."""
+    verdict = credential_services.credential_verify(
+        token=item.token, polling_place=place, election=item.election, at=item.effective_at
+    )
+    item.credential = verdict.credential
+    fact = _FACT_FOR_REASON.get(verdict.reason or "")
+    if verdict.reason is None or (fact is not None and item.credential is not None):
+        if item.kind == PresenceEvent.Kind.CHECK_IN:
+            if fact is not None:
+                item.facts.append(fact)
+            elif item.election is not None and not presence.polls_open_at(item.election, place, item.effective_at):
+                item.facts.append(Code.POLLS_CLOSED)
+        return
+    item.reason, item.detail = verdict.reason, verdict.detail
+
+
+def _store_group(
+    items: list[Item],
+    place: PollingPlace,
+    offset: dt.timedelta,
+    received_at: dt.datetime,
+    device: Device,
+    worker: User,
+) -> None:
+    election = items[0].election
+    assert election is not None
+    offset_ms = round(offset / dt.timedelta(milliseconds=1))
+    with transaction.atomic():
+        PresenceLedger.objects.get_or_create(polling_place=place, election=election)
+        ledger = PresenceLedger.objects.select_for_update().get(polling_place=place, election=election)
+        timeline.lock_credentials(i.credential.pk for i in items if i.credential is not None and i.reason is None)
+        added: list[Item] = []
+        for item in items:
+            existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
+            if existing is None:
+                ledger.last_hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
+                try:
+                    with transaction.atomic():
+                        item.event = _insert(item, place, election, offset_ms, received_at, ledger.last_hlc, device, worker)
+                except IntegrityError:
+                    # The same event_id committed meanwhile by a request holding another ledger (another place).
+                    existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
+                    if existing is None:
+                        raise
+            if existing is not None:
+                item.result = _seen_before(item, existing)
+                continue
+            added.append(item)
+            for code in item.facts:
+                assert item.event is not None
+                timeline.record_fact(item.event, code)
+
+        applied = [i for i in added if i.reason is None]
+        changed = False
+        for credential_id in sorted({i.credential.pk for i in applied if i.credential is not None}):
+            changed |= timeline.reconcile_credential(credential_id, election.pk, place.pk)
+        if any(i.kind == PresenceEvent.Kind.CHECK_IN for i in applied):
+            timeline.reconcile_quota(place.pk, election.pk, election.jurisdiction_id)
+        if changed:
+            ledger.roster_version += 1
+        ledger.save(update_fields=["last_hlc", "roster_version"])
+
+        standing = timeline.open_codes(i.event.pk for i in added if i.event is not None)
+        for item in added:
+            assert item.event is not None
+            if item.reason is not None:
+                item.result = _refused(item, item.reason, item.detail) | {"hlc": item.event.hlc}
+                continue
+            codes = standing.get(item.event.pk, [])
+            item.result = {
+                "event_id": str(item.event_id),
+                "result": ANOMALY if codes else ACCEPTED,
+                "reason": None,
+                "detail": "Recorded; flagged for the county's review." if codes else "Recorded.",
+                "anomalies": codes,
+                "hlc": item.event.hlc,
+                "effective_at": item.effective_at.isoformat(),
+            }
+    for item in added:
+        logger.info(
+            "sync %s %s: %s%s credential=%s place=%s election=%s worker=%s device=%s offset_ms=%s",
+            item.kind,
+            item.event_id,
+            (item.result or {}).get("result"),
+            f" ({item.reason})" if item.reason else "",
+            item.credential.serial if item.credential else "-",
+            place.pk,
+            election.pk,
+            worker.pk,
+            device.pk,
+            offset_ms,
+        )
+
+
+def _insert(
+    item: Item,
+    place: PollingPlace,
+    election: Election,
+    offset_ms: int,
+    received_at: dt.datetime,
+    hlc: int,
+    device: Device,
+    worker: User,
+) -> PresenceEvent:
+    applied = item.reason is None
+    first = {
+        "result": ACCEPTED if applied else REFUSED,
+        "reason": item.reason,
+        "detail": "Recorded." if applied else item.detail,
+        "event_id": str(item.event_id),
+        "kind": item.kind,
+        "polling_place": place.pk,
+        "election": election.pk,
+        "occurred_at": item.occurred_at.isoformat(),
+        "effective_at": item.effective_at.isoformat(),
+        "received_at": received_at.isoformat(),
+        "hlc": hlc,
+        "anomalies_at_upload": sorted(item.facts) if applied else [],
+        "credential": presence.credential_out(item.credential),
+    }
+    return PresenceEvent.objects.create(
+        event_id=item.event_id,
+        kind=item.kind,
+        source=PresenceEvent.Source.SYNC,
+        device=device,
+        worker=worker,
+        credential=item.credential,
+        polling_place=place,
+        election=election,
+        occurred_at=item.occurred_at,
+        received_at=received_at,
+        clock_offset_ms=offset_ms,
+        effective_at=item.effective_at,
+        hlc=hlc,
+        outcome=PresenceEvent.Outcome.ACCEPTED if applied else PresenceEvent.Outcome.REFUSED,
+        reason=item.reason or "",
+        body_hash=item.digest,
+        status_code=201 if applied else 200,
+        response=first,
+    )
+
+
+def _seen_before(item: Item, existing: PresenceEvent) -> dict[str, Any]:
+    if existing.body_hash != item.digest:
+        return _refused(item, EVENT_ID_REUSED, "This event_id was already used for a different event.")
+    codes = timeline.open_codes([existing.pk]).get(existing.pk, [])
+    return {
+        "event_id": str(item.event_id),
+        "result": DUPLICATE,
+        "reason": None,
+        "detail": "Already recorded; nothing stored again.",
+        "anomalies": codes,
+        "hlc": existing.hlc,
+        "first": existing.response,
+    }

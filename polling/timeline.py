@@ -1,0 +1,264 @@
+"""Who is inside, derived from the presence log in a canonical order, and the anomalies that order reveals.
+
+Events arrive out of order: tablets upload what they recorded offline hours later, in any order, some twice. The
+roster must not depend on that order. So it is not updated event by event as they arrive; it is *derived*: for each
+credential, its accepted events in the election, ordered by ``(effective_at, hlc, pk)`` (the server's estimate of
+when each happened, then arrival), folded from "outside". A check-in makes the holder inside that polling place
+(since that check-in) unless already inside; a check-out makes them outside; a check-out while outside is an
+anomaly. Any set of events gives one result, whatever order it arrived in: a replay in true order, fifty tablets
+racing with duplicates, or a tablet that syncs the next day.
+
+Order-dependent anomalies (check-out without check-in, inside two places at once, quota exceeded) are recomputed
+with the fold and kept in step with it: a row is opened when the timeline shows the problem, *cleared* (kept, with
+``cleared_at``) when later uploads explain it, opened again if it reappears. Reviewed rows keep their review.
+
+Locking: the caller holds the ``PresenceLedger`` row of the (polling place, election) whose events it added (which
+serialises quota counts there) and ``lock_credentials`` for the credentials whose events it added (which
+serialises each credential's timeline across polling places); always ledger first, then credentials in id order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Credential
+from polling.models import Presence, PresenceAnomaly, PresenceEvent, PresenceRule
+
+Code = PresenceAnomaly.Code
+Status = PresenceAnomaly.Status
+CHECK_IN = PresenceEvent.Kind.CHECK_IN
+ORDER = ("effective_at", "hlc", "pk")
+
+
+def lock_credentials(credential_ids: Iterable[int]) -> None:
+    """Serialise changes to these credentials' timelines (``FOR NO KEY UPDATE``: inserts that reference the rows
+    are not blocked). No-op on SQLite, where a write transaction is already exclusive."""
+    ids = sorted(set(credential_ids))
+    if ids:
+        list(Credential.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A stay inside one polling place: from a check-in to the check-out that ended it (``None``: still inside)."""
+
+    polling_place_id: int
+    check_in: PresenceEvent
+    end: dt.datetime | None
+
+
+def fold(events: list[PresenceEvent]) -> tuple[dict[int, PresenceEvent], list[Interval], set[int]]:
+    """One credential's accepted events in canonical order → (inside now: place → check-in, every stay, the ids of
+    check-outs that found the holder outside)."""
+    inside: dict[int, PresenceEvent] = {}
+    stays: list[Interval] = []
+    orphans: set[int] = set()
+    for event in events:
+        place = event.polling_place_id
+        if event.kind == CHECK_IN:
+            inside.setdefault(place, event)  # a second scan while inside changes nothing
+        elif place in inside:
+            stays.append(Interval(place, inside.pop(place), event.effective_at))
+        else:
+            orphans.add(event.pk)
+    stays.extend(Interval(place, check_in, None) for place, check_in in inside.items())
+    return inside, stays, orphans
+
+
+def overlapping_check_ins(stays: list[Interval]) -> set[int]:
+    """Check-ins that start a stay while a stay at another polling place is still open (the later one is flagged)."""
+    ordered = sorted(stays, key=lambda s: (s.check_in.effective_at, s.check_in.hlc, s.check_in.pk))
+    flagged: set[int] = set()
+    for i, stay in enumerate(ordered):
+        start = stay.check_in.effective_at
+        for earlier in ordered[:i]:
+            if earlier.polling_place_id != stay.polling_place_id and (earlier.end is None or earlier.end > start):
+                flagged.add(stay.check_in.pk)
+                break
+    return flagged
+
+
+def _sync_anomalies(existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent], now: dt.datetime):
+    """Make the rows of ``existing`` (one scope of codes) say what ``wanted`` says: open new ones, clear those no
+    longer shown by the timeline, reopen cleared ones shown again."""
+    have = {(a.event_id, a.code): a for a in existing}
+    for key, event in wanted.items():
+        row = have.get(key)
+        if row is None:
+            PresenceAnomaly.objects.create(
+                event=event,
+                code=key[1],
+                polling_place_id=event.polling_place_id,
+                election_id=event.election_id,
+                credential_id=event.credential_id,
+                detail=DETAILS[key[1]],
+                detected_at=now,
+            )
+        elif row.status == Status.CLEARED:
+            row.status, row.cleared_at = Status.OPEN, None
+            row.save(update_fields=["status", "cleared_at"])
+        elif row.cleared_at is not None:  # reviewed, cleared, shown again
+            row.cleared_at = None
+            row.save(update_fields=["cleared_at"])
+    for key, row in have.items():
+        if key not in wanted and row.cleared_at is None:
+            row.cleared_at = now
+            if row.status == Status.OPEN:
+                row.status = Status.CLEARED
+            row.save(update_fields=["status", "cleared_at"])
+
+
+def reconcile_credential(credential_id: int, election_id: int, polling_place_id: int) -> bool:
+    """Re-derive one credential's timeline in an election: its presence at ``polling_place_id`` (the place whose
+    ledger the caller holds) and its order-dependent anomalies everywhere. Returns whether that place's roster
+    changed. Its presence elsewhere depends only on events at those places, unchanged here."""
+    events = list(
+        PresenceEvent.objects.filter(
+            credential_id=credential_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
+        )
+        .only("pk", "kind", "polling_place_id", "election_id", "credential_id", "effective_at", "hlc")
+        .order_by(*ORDER)
+    )
+    inside, stays, orphans = fold(events)
+    by_pk = {e.pk: e for e in events}
+    wanted: dict[tuple[int, str], PresenceEvent] = {(pk, Code.CHECK_OUT_WITHOUT_CHECK_IN): by_pk[pk] for pk in orphans}
+    wanted |= {(pk, Code.INSIDE_TWO_PLACES): by_pk[pk] for pk in overlapping_check_ins(stays)}
+    existing = list(
+        PresenceAnomaly.objects.filter(
+            credential_id=credential_id,
+            election_id=election_id,
+            code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
+        )
+    )
+    _sync_anomalies(existing, wanted, timezone.now())
+
+    check_in = inside.get(polling_place_id)
+    row = Presence.objects.filter(
+        polling_place_id=polling_place_id, election_id=election_id, credential_id=credential_id
+    ).first()
+    if check_in is None:
+        if row is None:
+            return False
+        row.delete()
+        return True
+    if row is None:
+        Presence.objects.create(
+            polling_place_id=polling_place_id, election_id=election_id, credential_id=credential_id, check_in=check_in
+        )
+        return True
+    if row.check_in_id != check_in.pk:
+        row.check_in = check_in
+        row.save(update_fields=["check_in"])
+        return True
+    return False
+
+
+def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[PresenceRule]:
+    return [
+        r
+        for r in rules
+        if r.credential_kind == credential.kind and (r.per == PresenceRule.Per.KIND or r.per == credential.appointed_by_kind)
+    ]
+
+
+def _same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
+    if a.kind != b.kind:
+        return False
+    if rule.per == PresenceRule.Per.KIND:
+        return True
+    return a.appointed_by_kind == b.appointed_by_kind and a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
+
+
+def reconcile_quota(polling_place_id: int, election_id: int, jurisdiction_id: int) -> None:
+    """Re-derive the quota anomalies of one polling place and election: walking its timeline, a check-in that finds
+    its party, candidate or kind already at the quota is flagged (it happened: the holder is inside all the same)."""
+    rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
+    wanted: dict[tuple[int, str], PresenceEvent] = {}
+    if rules:
+        events = (
+            PresenceEvent.objects.filter(
+                polling_place_id=polling_place_id,
+                election_id=election_id,
+                outcome=PresenceEvent.Outcome.ACCEPTED,
+                credential__kind__in={r.credential_kind for r in rules},
+            )
+            .select_related("credential")
+            .only(
+                "pk",
+                "kind",
+                "polling_place_id",
+                "election_id",
+                "credential_id",
+                "effective_at",
+                "hlc",
+                "credential__kind",
+                "credential__appointed_by_kind",
+                "credential__appointed_by_name",
+            )
+            .order_by(*ORDER)
+        )
+        inside: dict[int, Credential] = {}
+        for event in events:
+            credential = event.credential
+            assert credential is not None
+            if event.kind != CHECK_IN:
+                inside.pop(credential.pk, None)
+                continue
+            if credential.pk in inside:
+                continue
+            for rule in rules_for(credential, rules):
+                if sum(_same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
+                    wanted[(event.pk, Code.QUOTA_EXCEEDED)] = event
+                    break
+            inside[credential.pk] = credential
+    existing = list(
+        PresenceAnomaly.objects.filter(
+            polling_place_id=polling_place_id, election_id=election_id, code=Code.QUOTA_EXCEEDED
+        )
+    )
+    _sync_anomalies(existing, wanted, timezone.now())
+
+
+def record_fact(event: PresenceEvent, code: str, detail: str = "") -> None:
+    """An anomaly that is a fact about one event (revoked, polls closed, clock): recorded once, never cleared."""
+    PresenceAnomaly.objects.get_or_create(
+        event=event,
+        code=code,
+        defaults={
+            "polling_place_id": event.polling_place_id,
+            "election_id": event.election_id,
+            "credential_id": event.credential_id,
+            "detail": detail or DETAILS[code],
+            "detected_at": timezone.now(),
+        },
+    )
+
+
+def open_codes(event_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The anomalies still standing (open, or reviewed and not cleared) on these events."""
+    codes: dict[int, list[str]] = {}
+    rows = (
+        PresenceAnomaly.objects.filter(event_id__in=list(event_ids), cleared_at__isnull=True)
+        .filter(Q(status=Status.OPEN) | Q(status=Status.REVIEWED))
+        .order_by("code")
+        .values_list("event_id", "code")
+    )
+    for event_id, code in rows:
+        codes.setdefault(event_id, []).append(code)
+    return codes
+
+
+DETAILS = {
+    Code.CHECK_OUT_WITHOUT_CHECK_IN: "A check-out with no check-in before it at this polling place.",
+    Code.CHECK_IN_AFTER_REVOCATION: "Checked in (offline) after the credential had been revoked.",
+    Code.CREDENTIAL_NOT_VALID: "Checked in (offline) outside the credential's validity period.",
+    Code.POLLS_CLOSED: "Checked in (offline) while the polls were closed.",
+    Code.INSIDE_TWO_PLACES: "Checked in here while still checked in at another polling place.",
+    Code.QUOTA_EXCEEDED: "Checked in (offline) when the quota for this party, candidate or kind was already full.",
+    Code.CLOCK_SKEW: "The tablet's clock was off by more than a day, or went back between recording and upload.",
+}
