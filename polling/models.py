@@ -409,8 +409,9 @@ class PresenceEvent(AppendOnlyModel):
     repeated ``event_id``). Append-only: updates and deletes are refused by the ORM.
 
     Who is inside is derived from the accepted events of each credential in ``(effective_at, hlc)`` order, whatever
-    order they arrived in (``polling.timeline``). ``hlc`` is a hybrid logical clock: ``max(server ms since the epoch, previous hlc of the place/election + 1)``,
-    taken under the ledger lock, so events of one polling place are totally ordered even if the server clock steps.
+    order they arrived in (``polling.timeline``). ``hlc`` is a hybrid logical clock: ``max(server ms since the
+    epoch, previous hlc of the place/election + 1)``, taken under the ledger lock, so events of one polling place are
+    totally ordered even if the server clock steps.
     """
 
     class Kind(models.TextChoices):

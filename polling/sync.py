@@ -14,8 +14,8 @@ the tablet's time by the tablet's clock offset, and:
   exceeded;
 - answers **duplicate** for an event it already has (uploaded before, or sent online first).
 
-Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at − server time``, and each
-event's ``effective_at = occurred_at − offset`` (never later than the server's receipt). A tablet whose clock is a
+Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at - server time``, and each
+event's ``effective_at = occurred_at - offset`` (never later than the server's receipt). A tablet whose clock is a
 day off therefore lands its events where they belong; only the network delay (milliseconds) is left as error.
 """
 
@@ -172,7 +172,9 @@ def _store_group(
                 ledger.last_hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
                 try:
                     with transaction.atomic():
-                        item.event = _insert(item, place, election, offset_ms, received_at, ledger.last_hlc, device, worker)
+                        item.event = _insert(
+                            item, place, election, offset_ms, received_at, ledger.last_hlc, device, worker
+                        )
                 except IntegrityError:
                     # The same event_id committed meanwhile by a request holding another ledger (another place).
                     existing = PresenceEvent.objects.filter(event_id=item.event_id).first()

@@ -162,7 +162,8 @@ def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[Presenc
     return [
         r
         for r in rules
-        if r.credential_kind == credential.kind and (r.per == PresenceRule.Per.KIND or r.per == credential.appointed_by_kind)
+        if r.credential_kind == credential.kind
+        and (r.per == PresenceRule.Per.KIND or r.per == credential.appointed_by_kind)
     ]
 
 
@@ -171,7 +172,8 @@ def _same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
         return False
     if rule.per == PresenceRule.Per.KIND:
         return True
-    return a.appointed_by_kind == b.appointed_by_kind and a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
+    same_appointer = a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
+    return a.appointed_by_kind == b.appointed_by_kind and same_appointer
 
 
 def reconcile_quota(polling_place_id: int, election_id: int, jurisdiction_id: int) -> None:

@@ -117,6 +117,7 @@ class PresenceView(APIView):
             headers["Idempotent-Replayed"] = "true"
         return Response(answer.body, status=answer.status_code, headers=headers)
 
+
 class CheckInView(PresenceView):
     kind = PresenceEvent.Kind.CHECK_IN
 
