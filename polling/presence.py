@@ -211,8 +211,7 @@ def presence_record(
                 # Who is inside is derived from the whole timeline (events synced later may come before this one).
                 timeline.lock_credentials([credential.pk])
                 timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
-                if kind == PresenceEvent.Kind.CHECK_IN:
-                    timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id)
+                timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id)
     except IntegrityError:
         # The same event_id committed by a request holding another ledger's lock (another place or election).
         existing = PresenceEvent.objects.filter(event_id=event_id).first()

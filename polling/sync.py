@@ -16,7 +16,8 @@ the tablet's time by the tablet's clock offset, and:
 
 Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at - server time``, and each
 event's ``effective_at = occurred_at - offset`` (never later than the server's receipt). A tablet whose clock is a
-day off therefore lands its events where they belong; only the network delay (milliseconds) is left as error.
+day off therefore lands its events where they belong, to within the upload's transit time. A difference of up to
+``CLOCK_TOLERANCE`` is taken to be that transit time and not applied: a tablet with a right clock keeps its times.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ logger = logging.getLogger(__name__)
 
 #: Events per upload; a tablet with more sends several batches.
 MAX_EVENTS = 500
-#: A clock further off than this is itself an anomaly (the events are still placed by the offset).
-MAX_SKEW = dt.timedelta(hours=24)
+#: A clock further off than this (a day, plus an hour for a daylight-saving mix-up) is itself an anomaly; the events
+#: are still placed by the offset.
+MAX_SKEW = dt.timedelta(hours=25)
+#: ``sent_at`` this close to the server's clock is taken as a right clock (the difference is transit time).
+CLOCK_TOLERANCE = dt.timedelta(seconds=5)
 #: An event "recorded" after the batch was sent means the tablet's clock went back in between.
 BACKWARDS_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -111,7 +115,9 @@ def sync_upload(
     """Store and judge a batch of events from one tablet of ``polling_place``. ``elections``: those the tablet and
     its poll worker serve there. Returns one result per item, in the items' order."""
     received_at = timezone.now()
-    offset = sent_at - received_at
+    measured = sent_at - received_at
+    # A difference within CLOCK_TOLERANCE is the upload's transit time, not a wrong clock: the tablet's times stand.
+    offset = measured if abs(measured) > CLOCK_TOLERANCE else dt.timedelta(0)
     skewed = abs(offset) > MAX_SKEW
     for item in items:
         item.effective_at = min(item.occurred_at - offset, received_at)
@@ -129,7 +135,7 @@ def sync_upload(
         groups[item.election.pk].append(item)
     for group in groups.values():
         _store_group(group, polling_place, offset, received_at, device, worker)
-    return Outcome([item.result or {} for item in items], offset, received_at)
+    return Outcome([item.result or {} for item in items], measured, received_at)
 
 
 def _judge(item: Item, place: PollingPlace) -> None:
@@ -192,7 +198,7 @@ def _store_group(
         changed = False
         for credential_id in sorted({i.credential.pk for i in applied if i.credential is not None}):
             changed |= timeline.reconcile_credential(credential_id, election.pk, place.pk)
-        if any(i.kind == PresenceEvent.Kind.CHECK_IN for i in applied):
+        if applied:  # a check-out can explain a quota anomaly as much as a check-in can cause one
             timeline.reconcile_quota(place.pk, election.pk, election.jurisdiction_id)
         if changed:
             ledger.roster_version += 1

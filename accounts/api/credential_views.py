@@ -434,6 +434,22 @@ class CredentialExportView(CredentialView):
         )
 
 
+def public_keys() -> dict[str, Any]:
+    """What a tablet needs to verify tokens offline (also part of the sync answer)."""
+    keys = [
+        {
+            "key_id": k.key_id,
+            "algorithm": "Ed25519",
+            "public_key": k.public_key,
+            "state": k.state,
+            "created_at": _iso(k.created_at),
+            "retired_at": _iso(k.retired_at),
+        }
+        for k in selectors.signing_keys_public()
+    ]
+    return {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}
+
+
 class SigningKeysView(APIView):
     """Public: the keys a tablet needs to verify tokens offline. No personal data."""
 
@@ -454,18 +470,7 @@ class SigningKeysView(APIView):
         responses={200: OBJECT, 304: OpenApiResponse(description="Not modified."), 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        keys = [
-            {
-                "key_id": k.key_id,
-                "algorithm": "Ed25519",
-                "public_key": k.public_key,
-                "state": k.state,
-                "created_at": _iso(k.created_at),
-                "retired_at": _iso(k.retired_at),
-            }
-            for k in selectors.signing_keys_public()
-        ]
-        body = {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}
+        body = public_keys()
         etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
         if etag in {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}:

@@ -1,0 +1,337 @@
+"""Offline sync for tablets (``POST /api/v1/sync/``) and the review of presence anomalies by commissioners
+(``GET /api/v1/presence-anomalies/``, ``GET …/{id}/``, ``POST …/{id}/review/``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from functools import cached_property
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import credential_selectors
+from accounts.api.credential_views import REVOCATION_OVERLAP, public_keys
+from accounts.audit import audit_record
+from accounts.authentication import request_actor
+from accounts.models import ApiSession
+from accounts.scopes import Scope
+from config.exceptions import BadRequest
+from polling import presence, sync
+from polling.models import PollingPlace, PresenceAnomaly, PresenceEvent
+
+OBJECT = OpenApiTypes.OBJECT
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+TOKEN_MAX = 512
+NOTE_MAX = 2000
+PAGE_DEFAULT = 50
+PAGE_MAX = 200
+
+
+def _moment(raw: Any) -> dt.datetime | None:
+    """An ISO 8601 date-time with a UTC offset, within 2000-2099; None for anything else."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        return None
+    if value is None or value.tzinfo is None or value.utcoffset() is None or not EARLIEST <= value < LATEST:
+        return None
+    return value
+
+
+def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
+    """A valid event, or the refusal (not stored) saying which fields are wrong."""
+    errors: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return {"index": index, "event_id": None, "result": sync.REFUSED, "reason": sync.INVALID,
+                "detail": "Each event must be a JSON object.", "errors": {}, "anomalies": []}  # fmt: skip
+    event_id = None
+    try:
+        event_id = uuid.UUID(str(raw.get("event_id", "")))
+    except ValueError:
+        errors["event_id"] = "A UUID made on the tablet."
+    kind = raw.get("kind")
+    if kind not in PresenceEvent.Kind.values:
+        errors["kind"] = "'check_in' or 'check_out'."
+    token = raw.get("token")
+    if not isinstance(token, str) or not token.strip() or len(token) > TOKEN_MAX:
+        errors["token"] = f"The credential's QR token (at most {TOKEN_MAX} characters)."
+    occurred_at = _moment(raw.get("occurred_at"))
+    if occurred_at is None:
+        errors["occurred_at"] = "Tablet time, ISO 8601 with a UTC offset, e.g. 2026-11-03T08:15:00-06:00."
+    if errors:
+        return {
+            "index": index,
+            "event_id": str(event_id) if event_id else None,
+            "result": sync.REFUSED,
+            "reason": sync.INVALID,
+            "detail": "Not stored: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            "errors": errors,
+            "anomalies": [],
+        }
+    assert event_id is not None and occurred_at is not None and isinstance(token, str)
+    return sync.Item(index=index, event_id=event_id, kind=str(kind), token=token.strip(), occurred_at=occurred_at)
+
+
+class SyncView(APIView):
+    @extend_schema(
+        operation_id="sync_upload",
+        summary="Upload events recorded offline; get back the roster, revocations and keys",
+        request=OBJECT,
+        responses={200: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT},
+        description=(
+            "From an enrolled tablet signed in by a poll worker or manager of its polling place. Body: `sent_at` "
+            "(the tablet's clock now), `since` (the previous answer's `next_since`, or null), `events` (at most "
+            f"{sync.MAX_EVENTS}: `event_id`, `kind` check_in|check_out, `token`, `occurred_at` by the tablet's "
+            "clock). Each event gets a result in the same order: `accepted`, `duplicate`, `refused` (with "
+            "`reason`), or `anomaly` (recorded and applied, listed in `anomalies`, for the county's review). "
+            "Safe to retry: events already stored are `duplicate`. The answer carries the roster, the serials "
+            "revoked since `since`, and the public keys."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        session = request.auth if isinstance(request.auth, ApiSession) else None
+        device = session.device if session is not None else None
+        place = None
+        if device is not None and device.polling_place_id is not None:
+            place = (
+                PollingPlace.objects.select_related("county__jurisdiction")
+                .defer("county__boundary")
+                .filter(pk=device.polling_place_id)
+                .first()
+            )
+        scope = Scope.for_user(request.user)
+        elections = {e for (p, e) in scope.places if place is not None and p == place.pk}
+        if device is not None and device.election_id is not None:
+            elections &= {device.election_id}
+        if device is None or place is None or not elections:
+            raise BadRequest(
+                "Sync is for an enrolled tablet of a polling place, signed in by one of its poll workers.",
+                "tablet_required",
+                status_code=403,
+            )
+        data = request.data
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object with 'sent_at' and 'events'.", "invalid")
+        sent_at = _moment(data.get("sent_at"))
+        if sent_at is None:
+            raise BadRequest(
+                "'sent_at' (the tablet's clock now) must be an ISO 8601 date-time with a UTC offset.",
+                "invalid_sent_at",
+                field="sent_at",
+            )
+        since = None
+        if data.get("since") is not None:
+            since = _moment(data.get("since"))
+            if since is None:
+                raise BadRequest(
+                    "'since' must be the 'next_since' of the previous answer, or null.", "invalid_since", field="since"
+                )
+        events = data.get("events")
+        if not isinstance(events, list):
+            raise BadRequest("'events' must be a list (it may be empty).", "invalid", field="events")
+        if len(events) > sync.MAX_EVENTS:
+            raise BadRequest(
+                f"At most {sync.MAX_EVENTS} events per upload; send the rest in another.",
+                "batch_too_large",
+                field="events",
+            )
+        parsed = [_item(i, raw) for i, raw in enumerate(events)]
+        items = [p for p in parsed if isinstance(p, sync.Item)]
+        outcome = sync.sync_upload(
+            items=items,
+            sent_at=sent_at,
+            polling_place=place,
+            elections=elections,
+            device=device,
+            worker=request.user,
+        )
+        stored = iter(outcome.results)
+        results = [p if isinstance(p, dict) else {"index": p.index} | next(stored) for p in parsed]
+        now = outcome.received_at
+        election = presence.election_for(place, elections, now)
+        assert election is not None
+        revoked = credential_selectors.revocations(scope, since=since).values_list("serial", "revoked_at")
+        body = {
+            "received_at": now.isoformat(),
+            "clock_offset_s": round(outcome.offset.total_seconds(), 3),
+            "results": results,
+            "counts": {
+                r: sum(1 for x in results if x["result"] == r)
+                for r in (sync.ACCEPTED, sync.DUPLICATE, sync.REFUSED, sync.ANOMALY)
+            },
+            "roster": presence.roster_body(place, election),
+            "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
+            "next_since": (now - REVOCATION_OVERLAP).isoformat(),
+            "keys": public_keys(),
+        }
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+
+# --- review of anomalies ------------------------------------------------------------------------------------------
+
+
+class ReviewsAnomalies(BasePermission):
+    message = "Only county commissioners and state administrators review presence anomalies."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return view.scope.is_staff_admin
+
+
+class AnomalyView(APIView):
+    permission_classes = [IsAuthenticated, ReviewsAnomalies]
+
+    @cached_property
+    def scope(self) -> Scope:
+        return Scope.for_user(self.request.user)
+
+    def visible(self) -> QuerySet[PresenceAnomaly]:
+        return PresenceAnomaly.objects.filter(self.scope.county_q("polling_place__")).select_related(
+            "event", "credential", "polling_place__county", "reviewed_by"
+        )
+
+
+def anomaly_out(a: PresenceAnomaly) -> dict[str, Any]:
+    event = a.event
+    return {
+        "id": a.pk,
+        "code": a.code,
+        "detail": a.detail,
+        "status": a.status,
+        "detected_at": a.detected_at.isoformat(),
+        "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
+        "polling_place": {"id": a.polling_place_id, "code": a.polling_place.code, "name": a.polling_place.name},
+        "county": a.polling_place.county.fips,
+        "election": a.election_id,
+        "credential": presence.credential_out(a.credential),
+        "event": {
+            "event_id": str(event.event_id),
+            "kind": event.kind,
+            "source": event.source,
+            "occurred_at": event.occurred_at.isoformat(),
+            "effective_at": event.effective_at.isoformat(),
+            "received_at": event.received_at.isoformat(),
+            "clock_offset_ms": event.clock_offset_ms,
+            "device": str(event.device_id),
+            "worker": event.worker_id,
+        },
+        "review": None
+        if a.reviewed_at is None
+        else {
+            "by": a.reviewed_by.get_username() if a.reviewed_by else None,
+            "at": a.reviewed_at.isoformat(),
+            "note": a.review_note,
+        },
+    }
+
+
+def _int(raw: str | None, name: str, *, maximum: int = 10**18) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > maximum:
+        raise BadRequest(f"'{name}' must be a whole number.", f"invalid_{name}", field=name)
+    return int(raw)
+
+
+class AnomalyListView(AnomalyView):
+    @extend_schema(
+        operation_id="presence_anomalies_list",
+        summary="Presence anomalies in your counties, newest first",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=PresenceAnomaly.Status.values),
+            OpenApiParameter("code", OpenApiTypes.STR, enum=PresenceAnomaly.Code.values),
+            OpenApiParameter("polling_place", OpenApiTypes.INT),
+            OpenApiParameter("election", OpenApiTypes.INT),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        qs = self.visible()
+        status = q.get("status")
+        if status is not None:
+            if status not in PresenceAnomaly.Status.values:
+                raise BadRequest("'status' must be open, cleared or reviewed.", "invalid_status", field="status")
+            qs = qs.filter(status=status)
+        code = q.get("code")
+        if code is not None:
+            if code not in PresenceAnomaly.Code.values:
+                raise BadRequest("Unknown anomaly 'code'.", "invalid_code", field="code")
+            qs = qs.filter(code=code)
+        place = _int(q.get("polling_place"), "polling_place")
+        if place is not None:
+            qs = qs.filter(polling_place_id=place)
+        election = _int(q.get("election"), "election")
+        if election is not None:
+            qs = qs.filter(election_id=election)
+        limit = _int(q.get("limit"), "limit", maximum=PAGE_MAX) or PAGE_DEFAULT
+        offset = _int(q.get("offset"), "offset") or 0
+        count = qs.count()
+        rows = list(qs.order_by("-detected_at", "-pk")[offset : offset + limit])
+        body: dict[str, Any] = {"count": count, "limit": limit, "offset": offset, "next": None}
+        if offset + limit < count:
+            nxt = q.copy()
+            nxt["offset"], nxt["limit"] = str(offset + limit), str(limit)
+            body["next"] = request.build_absolute_uri(f"{request.path}?{nxt.urlencode()}")
+        body["results"] = [anomaly_out(a) for a in rows]
+        return Response(body, headers={"Cache-Control": "private, no-store"})
+
+
+class AnomalyDetailView(AnomalyView):
+    @extend_schema(operation_id="presence_anomalies_detail", responses={200: OBJECT, 401: OBJECT, 404: OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        anomaly = self.visible().filter(pk=pk).first()
+        if anomaly is None:
+            raise exceptions.NotFound("No such anomaly.")
+        return Response(anomaly_out(anomaly), headers={"Cache-Control": "private, no-store"})
+
+
+class AnomalyReviewView(AnomalyView):
+    @extend_schema(
+        operation_id="presence_anomalies_review",
+        summary="Close an anomaly with a note",
+        request=OBJECT,
+        responses={200: OBJECT, 400: OBJECT, 401: OBJECT, 404: OBJECT, 409: OBJECT},
+        description='Body `{"note": "what was found and done"}` (1 to 2000 characters). Recorded in the audit '
+        "trail. An anomaly is reviewed once: a second review is 409 `already_reviewed`.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        note = request.data.get("note") if isinstance(request.data, dict) else None
+        if not isinstance(note, str) or not note.strip() or len(note) > NOTE_MAX:
+            raise BadRequest(f"'note' is required: 1 to {NOTE_MAX} characters.", "invalid_note", field="note")
+        with transaction.atomic():
+            anomaly = self.visible().select_for_update(of=("self",)).filter(pk=pk).first()
+            if anomaly is None:
+                raise exceptions.NotFound("No such anomaly.")
+            if anomaly.status == PresenceAnomaly.Status.REVIEWED:
+                raise BadRequest("This anomaly has already been reviewed.", "already_reviewed", status_code=409)
+            before = {"status": anomaly.status}
+            anomaly.status = PresenceAnomaly.Status.REVIEWED
+            anomaly.reviewed_by = request.user
+            anomaly.reviewed_at = timezone.now()
+            anomaly.review_note = note.strip()
+            anomaly.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+            audit_record(
+                actor=request_actor(request),
+                action="presence_anomaly.review",
+                obj=anomaly,
+                before=before,
+                after={"status": anomaly.status, "code": anomaly.code, "note": anomaly.review_note},
+            )
+        return Response(anomaly_out(anomaly))
