@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest are parameters here)
+
 """An election morning replayed through POST /api/v1/sync/ on PostgreSQL, for real: 50 tablets uploading at once,
 in random order, in random batches, with 30 % of events sent twice and clocks off by up to a day, end with every
 event stored exactly once and the same roster and the same standing anomalies as a one-at-a-time replay in true
