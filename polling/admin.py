@@ -41,6 +41,7 @@ from polling.models import (
     Precinct,
     PrecinctAssignment,
     Presence,
+    PresenceAnomaly,
     PresenceEvent,
     PresenceRule,
 )
@@ -667,15 +668,17 @@ class PresenceEventAdmin(ElectionDayRecordAdmin):
     list_display = (
         "event_id",
         "kind",
+        "source",
         "outcome",
         "reason",
         "polling_place",
         "election",
         "occurred_at",
+        "effective_at",
         "received_at",
         "hlc",
     )
-    list_filter = ("kind", "outcome", RefusalReasonListFilter)
+    list_filter = ("kind", "source", "outcome", RefusalReasonListFilter)
     list_select_related = ("polling_place", "election")
     list_defer = ("body_hash", "response", *_PLACE_DEFER)
     search_fields = ("=event_id", "=credential__serial")
@@ -696,7 +699,7 @@ class PresenceAdmin(ElectionDayRecordAdmin):
     list_defer = ("check_in__body_hash", "check_in__response", *_PLACE_DEFER)
     search_fields = ("=credential__serial", "credential__holder_name", "polling_place__code", "polling_place__name")
     raw_id_fields = ("polling_place", "election", "credential", "check_in")
-    ordering = ("polling_place__code", "check_in__hlc")
+    ordering = ("polling_place__code", "check_in__effective_at", "check_in__hlc")
 
     @admin.display(description="Appointed by", ordering="credential__appointed_by_name")
     def appointed_by(self, obj: Presence) -> str:
@@ -705,9 +708,9 @@ class PresenceAdmin(ElectionDayRecordAdmin):
             return "—"
         return f"{credential.appointed_by_name} ({credential.get_appointed_by_kind_display().lower()})"
 
-    @admin.display(description="Inside since", ordering="check_in__hlc")
+    @admin.display(description="Inside since", ordering="check_in__effective_at")
     def since(self, obj: Presence) -> Any:
-        return obj.check_in.occurred_at
+        return obj.check_in.effective_at
 
     @admin.display(description="Checked in by")
     def checked_in_by(self, obj: Presence) -> str:
@@ -788,3 +791,19 @@ class IncidentAdmin(ElectionDayRecordAdmin):
         if root not in path.parents or not path.is_file():
             return f"{name} ({obj.photo_content_type}): the file is missing"
         return f"{name} ({obj.photo_content_type}, {filesizeformat(path.stat().st_size)}): served only by the API"
+
+
+@admin.register(PresenceAnomaly)
+class PresenceAnomalyAdmin(ElectionDayRecordAdmin):
+    """Anomalies found in the presence log, for reading here. They are reviewed through
+    ``POST /api/v1/presence-anomalies/{id}/review/`` (scoped to the commissioner's counties and audited), never
+    edited in the admin."""
+
+    list_display = ("code", "status", "polling_place", "election", "credential", "detected_at", "cleared_at")
+    list_filter = ("status", "code")
+    list_select_related = ("polling_place", "election", "credential")
+    list_defer = _PLACE_DEFER
+    search_fields = ("=credential__serial", "=event__event_id", "polling_place__code")
+    search_help_text = "A credential serial or an event id (exactly), or a polling place code."
+    raw_id_fields = ("event", "polling_place", "election", "credential", "reviewed_by")
+    ordering = ("-detected_at", "-pk")

@@ -119,12 +119,17 @@ def sync_upload(
     # A difference within CLOCK_TOLERANCE is the upload's transit time, not a wrong clock: the tablet's times stand.
     offset = measured if abs(measured) > CLOCK_TOLERANCE else dt.timedelta(0)
     skewed = abs(offset) > MAX_SKEW
+    zone = credential_services.local_zone(polling_place.county)
+    election_on: dict[dt.date, Election | None] = {}
     for item in items:
         item.effective_at = min(item.occurred_at - offset, received_at)
         item.digest = presence.body_hash(
             kind=item.kind, token=item.token, occurred_at=item.occurred_at, polling_place_id=polling_place.pk
         )
-        item.election = presence.election_for(polling_place, elections, item.effective_at)
+        day = item.effective_at.astimezone(zone).date()
+        if day not in election_on:
+            election_on[day] = presence.election_for(polling_place, elections, item.effective_at)
+        item.election = election_on[day]
         _judge(item, polling_place)
         if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
             item.facts.append(Code.CLOCK_SKEW)

@@ -16,7 +16,7 @@ from PIL import Image
 from shapely.geometry import Point
 
 from polling.incidents_models import Incident
-from polling.models import Jurisdiction, Presence, PresenceEvent, PresenceRule
+from polling.models import Jurisdiction, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 from polling.services import geography_version
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     commissioner,
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 #: The most queries a changelist page may take, whatever the number of rows (session, user, OTP device, counts,
 #: page, filter choices).
 CHANGELIST_MAX_QUERIES = 8
-READ_ONLY = ["presenceevent", "presence", "incident"]
+READ_ONLY = ["presenceevent", "presence", "incident", "presenceanomaly"]
 MODELS = ["presencerule", *READ_ONLY]
 #: The entrance of ``place`` (the factory puts the polling place at -90.17, 32.35): campaigning is measured from it.
 DOOR = (-90.17, 32.3501)
@@ -63,6 +63,23 @@ def check_in(client: Any, place: Any, election: Any, county: Any, party: str, *,
     )
     assert response.status_code in (200, 201), response.content
     return credential
+
+
+def orphan_check_out(client: Any, election: Any, county: Any) -> PresenceAnomaly:
+    """A check-out uploaded by sync with no check-in before it: an anomaly for review."""
+    import uuid
+
+    from django.utils import timezone
+
+    credential = watcher(election, county, appointed_by_name="Orphan Party")
+    event = {"event_id": str(uuid.uuid4()), "kind": "check_out", "token": token_of(credential)}
+    payload = {
+        "sent_at": timezone.now().isoformat(),
+        "events": [event | {"occurred_at": local(election, 10).isoformat()}],
+    }
+    response = client.post("/api/v1/sync/", payload, format="json")
+    assert response.json()["results"][0]["result"] == "anomaly", response.content
+    return PresenceAnomaly.objects.get(credential=credential, code="check_out_without_check_in")
 
 
 def png() -> bytes:
@@ -106,6 +123,7 @@ def objects(tablet_client, commissioner, place, election, county, door) -> dict[
         "presenceevent": PresenceEvent.objects.get(credential=credential),
         "presence": Presence.objects.get(credential=credential),
         "incident": incident,
+        "presenceanomaly": orphan_check_out(tablet_client, election, county),
     }
 
 
@@ -319,6 +337,8 @@ def add_rows(model: str, client: Any, reporter: Any, place: Any, election: Any, 
     for i in range(start, start + n):
         if model == "incident":
             report(reporter, place, election=election.pk, photo=i == 0)
+        elif model == "presenceanomaly":
+            orphan_check_out(client, election, county)
         else:
             check_in(client, place, election, county, f"Party {i}")  # one per party: the quota never refuses
 
