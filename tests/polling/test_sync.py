@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts import credential_services
 from accounts.audit import Actor
@@ -487,3 +489,44 @@ def test_a_review_closes_the_anomaly_once_and_is_audited(one_anomaly, commission
     assert AuditEvent.objects.count() == before + 1 and audit.action == "presence_anomaly.review"
     again = client.post(f"{ANOMALIES}{one_anomaly.pk}/review/", {"note": "again"}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "already_reviewed"
+
+
+# --- ugly input -----------------------------------------------------------------------------------------------------
+
+
+def test_a_body_over_the_upload_limit_is_refused_with_json_and_stores_nothing(tablet, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    events = [{"event_id": str(uuid.uuid4()), "kind": "check_in", "token": "A" * 400, "occurred_at": "x"}] * 60
+    response = tablet.post(SYNC, {"sent_at": "2026-11-03T12:00:00Z", "events": events}, format="json")
+    assert 400 <= response.status_code < 500 and response.json()["code"]
+    assert PresenceEvent.objects.count() == 0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=8,
+)
+event_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": st.one_of(st.uuids().map(str), json_values),
+        "kind": st.sampled_from(["check_in", "check_out"]) | json_values,
+        "token": st.text(max_size=600) | json_values,
+        "occurred_at": st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | json_values,
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(events=st.lists(event_fields | json_values, max_size=6), sent_at=st.text(max_size=40) | json_values)
+def test_no_batch_of_any_shape_gets_a_5xx_or_a_partial_answer(tablet, events, sent_at):
+    for payload in ({"sent_at": "2026-11-03T12:00:00Z", "events": events}, {"sent_at": sent_at, "events": events}):
+        response = tablet.post(SYNC, payload, format="json")
+        assert response.status_code in (200, 400), response.content
+        data = response.json()
+        if response.status_code == 400:
+            assert data["detail"] and data["code"]
+            continue
+        assert len(data["results"]) == len(events)
+        assert {r["result"] for r in data["results"]} <= {"refused", "duplicate"}  # no genuine token here
