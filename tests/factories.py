@@ -16,7 +16,8 @@ class CountyFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("fips",)
 
     jurisdiction = factory.LazyFunction(lambda: Jurisdiction.objects.get(code="MS"))
-    fips = factory.Sequence(lambda n: f"28{n % 999 + 1:03d}")  # five digits; wraps only across tests
+    # Five digits, 28500-28999: never a fixture's real county code; wraps only across tests (each test rolls back).
+    fips = factory.Sequence(lambda n: f"28{n % 500 + 500:03d}")
     name = factory.Sequence(lambda n: f"County {n}")
     boundary = factory.LazyFunction(lambda: box(-90.2, 32.3, -90.1, 32.4))
 
