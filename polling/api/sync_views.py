@@ -100,7 +100,7 @@ class SyncView(APIView):
             "clock). Each event gets a result in the same order: `accepted`, `duplicate`, `refused` (with "
             "`reason`), or `anomaly` (recorded and applied, listed in `anomalies`, for the county's review). "
             "Safe to retry: events already stored are `duplicate`. The answer carries the roster, the serials "
-            "revoked since `since`, and the public keys."
+            "revoked since `since`, the public keys and the scope hashes covering the tablet's polling place."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -178,6 +178,10 @@ class SyncView(APIView):
             "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
             "next_since": (now - REVOCATION_OVERLAP).isoformat(),
             "keys": public_keys(),
+            "scope_hashes": [
+                h | {"valid_until": h["valid_until"].isoformat()}
+                for h in credential_selectors.scope_hashes_covering(place, now=now)
+            ],
         }
         return Response(body, headers={"Cache-Control": "no-store"})
 

@@ -115,7 +115,7 @@ def test_a_batch_is_stored_event_by_event_and_the_answer_refreshes_the_tablet(ta
     assert inside(response) == {a.serial} == inside(place, election)
     assert data["roster"]["inside"][0]["since"] == local(election, 7, 5).astimezone(dt.UTC).isoformat()
     assert data["keys"]["keys"] and data["keys"]["keys"][0]["algorithm"] == "Ed25519"
-    assert data["revoked"] == [] and data["next_since"]
+    assert data["revoked"] == [] and data["next_since"] and data["scope_hashes"] == []
     assert abs(data["clock_offset_s"]) < 5
     stored = PresenceEvent.objects.order_by("hlc")
     assert [e.source for e in stored] == ["sync"] * 3
@@ -530,3 +530,15 @@ def test_no_batch_of_any_shape_gets_a_5xx_or_a_partial_answer(tablet, events, se
             continue
         assert len(data["results"]) == len(events)
         assert {r["result"] for r in data["results"]} <= {"refused", "duplicate"}  # no genuine token here
+
+
+def test_the_answer_carries_the_scope_hashes_that_admit_long_place_lists_here(tablet, place, election, county):
+    from accounts import signing
+
+    many = [place, *(PollingPlaceFactory(county=county, code=f"H-{i}") for i in range(signing.MAX_LISTED_PLACES))]
+    holder = watcher(election, county, places=many)
+    hashes = upload(tablet, []).json()["scope_hashes"]
+    assert [h["scope_hash"] for h in hashes] == [signing.scope_hash(county.fips, [p.pk for p in many]).hex()]
+    # Its holder checks in offline on the strength of that hash, and the server agrees.
+    response = upload(tablet, [event("check_in", token_of(holder), local(election, 8))])
+    assert results(response) == [("accepted", [])]
