@@ -78,5 +78,11 @@ fixtures: install
 bench: install
 	$(PY) bench/lookup.py $(BENCH_ARGS)
 
+# Election-morning check-ins over HTTP on PostgreSQL, next to a trivial authenticated insert and to offline sync
+# (bench/README.md). Drops and recreates the database bench_checkins on the local PostgreSQL.
+.PHONY: bench-checkins
+bench-checkins: install
+	$(PY) bench/checkins.py $(BENCH_CHECKINS_ARGS)
+
 clean:
 	rm -rf $(VENV) var .hypothesis

@@ -1,0 +1,29 @@
+"""``POST /bench/ping/``: authenticated exactly like a check-in (same authentication and permission classes), then
+one INSERT and 201. The floor under which no tablet write on this stack can go."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiSession
+from bench.baseline.models import Ping
+from polling.api.presence_views import CheckInView
+
+
+class PingView(APIView):
+    authentication_classes = CheckInView.authentication_classes
+    permission_classes = CheckInView.permission_classes
+
+    def post(self, request: Request) -> Response:
+        session = request.auth if isinstance(request.auth, ApiSession) else None
+        if session is None or session.device is None:
+            raise exceptions.PermissionDenied("Pings come from an enrolled tablet.")
+        payload = request.data if isinstance(request.data, dict) else {}
+        ping = Ping.objects.create(
+            device=session.device, worker=request.user, created_at=timezone.now(), payload=payload
+        )
+        return Response({"id": ping.pk, "created_at": ping.created_at.isoformat()}, status=201)
