@@ -187,7 +187,7 @@ def presence_record(
             }
             if not accepted:
                 body["code"] = reason
-            PresenceEvent.objects.create(
+            event = PresenceEvent.objects.create(
                 event_id=event_id,
                 kind=kind,
                 source=PresenceEvent.Source.ONLINE,
@@ -211,7 +211,8 @@ def presence_record(
                 # Who is inside is derived from the whole timeline (events synced later may come before this one).
                 timeline.lock_credentials([credential.pk])
                 timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
-                timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id)
+                if not timeline.appended_last(event):  # else the quota was checked on the roster as it stands
+                    timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id, [credential])
     except IntegrityError:
         # The same event_id committed by a request holding another ledger's lock (another place or election).
         existing = PresenceEvent.objects.filter(event_id=event_id).first()

@@ -203,8 +203,10 @@ def _store_group(
         changed = False
         for credential_id in sorted({i.credential.pk for i in applied if i.credential is not None}):
             changed |= timeline.reconcile_credential(credential_id, election.pk, place.pk)
-        if applied:  # a check-out can explain a quota anomaly as much as a check-in can cause one
-            timeline.reconcile_quota(place.pk, election.pk, election.jurisdiction_id)
+        # A check-out can explain a quota anomaly as much as a check-in can cause one.
+        timeline.reconcile_quota(
+            place.pk, election.pk, election.jurisdiction_id, [i.credential for i in applied if i.credential]
+        )
         if changed:
             ledger.roster_version += 1
         ledger.save(update_fields=["last_hlc", "roster_version"])

@@ -176,54 +176,94 @@ def _same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
     return a.appointed_by_kind == b.appointed_by_kind and same_appointer
 
 
-def reconcile_quota(polling_place_id: int, election_id: int, jurisdiction_id: int) -> None:
-    """Re-derive the quota anomalies of one polling place and election: walking its timeline, a check-in that finds
-    its party, candidate or kind already at the quota is flagged (it happened: the holder is inside all the same)."""
+def _groups_q(credentials: Iterable[Credential], rules: list[PresenceRule], prefix: str = "") -> Q | None:
+    """The credentials that share a quota with any of ``credentials``: the same party or candidate, or the whole
+    kind where a rule counts the kind as a whole (quota counts never cross these groups). None: no quota applies."""
+    whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
+    q: Q | None = None
+    for c in credentials:
+        if c.kind in whole_kind:
+            group = Q(**{f"{prefix}kind": c.kind})
+        elif rules_for(c, rules):
+            group = Q(
+                **{
+                    f"{prefix}kind": c.kind,
+                    f"{prefix}appointed_by_kind": c.appointed_by_kind,
+                    f"{prefix}appointed_by_name__iexact": c.appointed_by_name,
+                }
+            )
+        else:
+            continue
+        q = group if q is None else q | group
+    return q
+
+
+def reconcile_quota(
+    polling_place_id: int, election_id: int, jurisdiction_id: int, credentials: Iterable[Credential]
+) -> None:
+    """Re-derive the quota anomalies of one polling place and election for the quota groups of ``credentials``
+    (those whose events were just added): walking the groups' timeline, a check-in that finds its party, candidate
+    or kind already at the quota is flagged (it happened: the holder is inside all the same)."""
     rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
-    wanted: dict[tuple[int, str], PresenceEvent] = {}
-    if rules:
-        events = (
-            PresenceEvent.objects.filter(
-                polling_place_id=polling_place_id,
-                election_id=election_id,
-                outcome=PresenceEvent.Outcome.ACCEPTED,
-                credential__kind__in={r.credential_kind for r in rules},
-            )
-            .select_related("credential")
-            .only(
-                "pk",
-                "kind",
-                "polling_place_id",
-                "election_id",
-                "credential_id",
-                "effective_at",
-                "hlc",
-                "credential__kind",
-                "credential__appointed_by_kind",
-                "credential__appointed_by_name",
-            )
-            .order_by(*ORDER)
+    groups = _groups_q(credentials, rules, prefix="credential__")
+    if groups is None:
+        return
+    events = (
+        PresenceEvent.objects.filter(
+            polling_place_id=polling_place_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
         )
-        inside: dict[int, Credential] = {}
-        for event in events:
-            credential = event.credential
-            assert credential is not None
-            if event.kind != CHECK_IN:
-                inside.pop(credential.pk, None)
-                continue
-            if credential.pk in inside:
-                continue
-            for rule in rules_for(credential, rules):
-                if sum(_same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
-                    wanted[(event.pk, Code.QUOTA_EXCEEDED)] = event
-                    break
-            inside[credential.pk] = credential
+        .filter(groups)
+        .select_related("credential")
+        .only(
+            "pk",
+            "kind",
+            "polling_place_id",
+            "election_id",
+            "credential_id",
+            "effective_at",
+            "hlc",
+            "credential__kind",
+            "credential__appointed_by_kind",
+            "credential__appointed_by_name",
+        )
+        .order_by(*ORDER)
+    )
+    wanted: dict[tuple[int, str], PresenceEvent] = {}
+    inside: dict[int, Credential] = {}
+    for event in events:
+        credential = event.credential
+        assert credential is not None
+        if event.kind != CHECK_IN:
+            inside.pop(credential.pk, None)
+            continue
+        if credential.pk in inside:
+            continue
+        for rule in rules_for(credential, rules):
+            if sum(_same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
+                wanted[(event.pk, Code.QUOTA_EXCEEDED)] = event
+                break
+        inside[credential.pk] = credential
     existing = list(
         PresenceAnomaly.objects.filter(
             polling_place_id=polling_place_id, election_id=election_id, code=Code.QUOTA_EXCEEDED
-        )
+        ).filter(groups)
     )
     _sync_anomalies(existing, wanted, timezone.now())
+
+
+def appended_last(event: PresenceEvent) -> bool:
+    """Whether no accepted event of the place comes after ``event`` in the timeline: then earlier quota verdicts
+    stand and the event itself was judged on the roster as it stands (the online path)."""
+    return not (
+        PresenceEvent.objects.filter(
+            polling_place_id=event.polling_place_id,
+            election_id=event.election_id,
+            outcome=PresenceEvent.Outcome.ACCEPTED,
+            effective_at__gt=event.effective_at,
+        )
+        .exclude(pk=event.pk)
+        .exists()
+    )
 
 
 def record_fact(event: PresenceEvent, code: str, detail: str = "") -> None:
