@@ -227,6 +227,8 @@ class IncidentListView(IncidentView):
             raise BadRequest(
                 f"The request is larger than {max_body} bytes.", "photo_too_large", field="photo", status_code=413
             )
+        if not hasattr(request.data, "get"):  # a JSON array, string, number or null
+            raise BadRequest("The body must be a JSON object or a multipart form.", "invalid")
         fields = _Fields(request.data)
         place_id = params.identifier(fields, "polling_place")  # type: ignore[arg-type]
         _in(place_id, "polling_place")

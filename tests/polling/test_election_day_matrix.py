@@ -450,12 +450,6 @@ def test_other_methods_are_405_for_callers_in_scope_and_401_for_anonymous(reques
     assert audit_actions(audit_from) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /api/v1/incidents/ with a JSON body that is not an object (an array, null, a number, a string) is a "
-    "500 for every staff caller: polling/api/incident_views.py _Fields.get calls request.data.get(name) on a list/"
-    "None/int/str (AttributeError) instead of refusing with a 400 JSON body, as sync/ and the other endpoints do",
-)
 @pytest.mark.parametrize("caller", ["commissioner", "poll_worker_on_tablet"])
 def test_a_report_whose_json_body_is_not_an_object_is_a_400_and_stores_nothing(request, world, caller):
     client = client_of(request, world, caller)
