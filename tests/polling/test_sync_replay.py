@@ -1,4 +1,3 @@
-
 """An election morning replayed through POST /api/v1/sync/ on PostgreSQL, for real: 50 tablets uploading at once,
 in random order, in random batches, with 30 % of events sent twice and clocks off by up to a day, end with every
 event stored exactly once and the same roster and the same standing anomalies as a one-at-a-time replay in true
@@ -160,9 +159,9 @@ def outcome(world: World, election: Any) -> tuple[dict[int, set[int]], set[tuple
         since[place_of[p.polling_place_id]].add(step_of[str(p.check_in.event_id)])
     anomalies = {
         (step_of[str(event_id)], code)
-        for event_id, code in PresenceAnomaly.objects.filter(
-            polling_place__in=world.places, status="open"
-        ).values_list("event__event_id", "code")
+        for event_id, code in PresenceAnomaly.objects.filter(polling_place__in=world.places, status="open").values_list(
+            "event__event_id", "code"
+        )
     }
     return dict(inside), anomalies, dict(since)
 
@@ -245,9 +244,7 @@ def test_fifty_tablets_racing_with_duplicates_reordering_and_skewed_clocks_match
     assert Counter(r["result"] for r in results)["duplicate"] == sends - len(steps)
 
     # 0 lost, 0 duplicated.
-    stored = list(
-        PresenceEvent.objects.filter(polling_place__in=racing.places).values_list("event_id", flat=True)
-    )
+    stored = list(PresenceEvent.objects.filter(polling_place__in=racing.places).values_list("event_id", flat=True))
     assert len(stored) == len(steps) and set(stored) == set(racing.event_ids)
     assert sorted(
         PresenceEvent.objects.filter(polling_place__in=racing.places).values_list("clock_offset_ms", flat=True)
