@@ -36,3 +36,33 @@ class AppendOnlyModel(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError(self.append_only_message)
+
+
+def postgres_trigger(table: str) -> Any:
+    """A migration operation that, on PostgreSQL, installs a trigger refusing UPDATE and DELETE on ``table`` whoever
+    asks (raw SQL and other clients included); TRUNCATE is left to the database owner (test databases are flushed
+    with it). A no-op on SQLite, where the ORM's refusal is the guard."""
+    from django.db import migrations
+
+    name = f"{table}_append_only"
+    install = f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '{table} is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER {name}
+    BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {name}();
+"""
+    remove = f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(install, params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(remove, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)

@@ -6,35 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-
-# The audit trail is append-only: on PostgreSQL a trigger refuses UPDATE and DELETE of any audit row, whoever asks
-# (the ORM refuses them too, but raw SQL and other clients would not). TRUNCATE is left to the database owner
-# (test databases are flushed with it). SQLite has no such guard: verify_chain() detects tampering there.
-AUDIT_APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION accounts_auditevent_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'accounts_auditevent is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER accounts_auditevent_append_only
-    BEFORE UPDATE OR DELETE ON accounts_auditevent
-    FOR EACH ROW EXECUTE FUNCTION accounts_auditevent_append_only();
-"""
-
-AUDIT_APPEND_ONLY_REVERSE_SQL = """
-DROP TRIGGER IF EXISTS accounts_auditevent_append_only ON accounts_auditevent;
-DROP FUNCTION IF EXISTS accounts_auditevent_append_only();
-"""
-
-
-def audit_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_APPEND_ONLY_SQL, params=None)
-
-
-def audit_append_only_reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_APPEND_ONLY_REVERSE_SQL, params=None)
+from config import append_only
 
 
 class Migration(migrations.Migration):
@@ -142,5 +114,6 @@ class Migration(migrations.Migration):
             model_name='enrolmentcode',
             constraint=models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('created_at'))), name='accounts_enrolmentcode_expires_after_creation', violation_error_message='An enrolment code must expire after it is created.'),
         ),
-        migrations.RunPython(audit_append_only, audit_append_only_reverse),
+        # Append-only on PostgreSQL too: a trigger refuses UPDATE and DELETE, whoever asks.
+        append_only.postgres_trigger("accounts_auditevent"),
     ]

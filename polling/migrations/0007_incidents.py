@@ -5,35 +5,9 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config import append_only
 
 
-# Incidents are append-only: on PostgreSQL a trigger refuses UPDATE and DELETE of an incident row, whoever asks
-# (there is no endpoint for either; raw SQL and other clients are refused too). TRUNCATE is left to the owner.
-INCIDENT_APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION polling_incident_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'polling_incident is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER polling_incident_append_only
-    BEFORE UPDATE OR DELETE ON polling_incident
-    FOR EACH ROW EXECUTE FUNCTION polling_incident_append_only();
-"""
-
-INCIDENT_APPEND_ONLY_REVERSE_SQL = """
-DROP TRIGGER IF EXISTS polling_incident_append_only ON polling_incident;
-DROP FUNCTION IF EXISTS polling_incident_append_only();
-"""
-
-
-def incident_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INCIDENT_APPEND_ONLY_SQL, params=None)
-
-
-def incident_append_only_reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INCIDENT_APPEND_ONLY_REVERSE_SQL, params=None)
 
 class Migration(migrations.Migration):
 
@@ -74,5 +48,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('activity__in', ['campaigning', 'loitering', 'other'])), name='polling_incident_activity_valid', violation_error_message='Unknown activity.'), models.CheckConstraint(condition=models.Q(('zone_status__in', ['', 'inside', 'outside', 'uncertain'])), name='polling_incident_zone_status_valid', violation_error_message='Unknown zone status.')],
             },
         ),
-        migrations.RunPython(incident_append_only, incident_append_only_reverse),
+        # Append-only on PostgreSQL too: a trigger refuses UPDATE and DELETE, whoever asks.
+        append_only.postgres_trigger("polling_incident"),
     ]

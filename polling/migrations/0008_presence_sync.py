@@ -4,41 +4,14 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config import append_only
+
 
 
 # Rows stored before offline sync happened online, at the tablet's time: their effective time is their tablet time.
 def fill_effective_at(apps, schema_editor):
     PresenceEvent = apps.get_model("polling", "PresenceEvent")
     PresenceEvent.objects.filter(effective_at__isnull=True).update(effective_at=models.F("occurred_at"))
-
-
-# The presence log is append-only: on PostgreSQL a trigger refuses UPDATE and DELETE of an event, whoever asks (the
-# ORM refuses too; raw SQL and other clients are refused here). TRUNCATE is left to the owner.
-PRESENCE_APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION polling_presenceevent_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'polling_presenceevent is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER polling_presenceevent_append_only
-    BEFORE UPDATE OR DELETE ON polling_presenceevent
-    FOR EACH ROW EXECUTE FUNCTION polling_presenceevent_append_only();
-"""
-
-PRESENCE_APPEND_ONLY_REVERSE_SQL = """
-DROP TRIGGER IF EXISTS polling_presenceevent_append_only ON polling_presenceevent;
-DROP FUNCTION IF EXISTS polling_presenceevent_append_only();
-"""
-
-
-def presence_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PRESENCE_APPEND_ONLY_SQL, params=None)
-
-
-def presence_append_only_reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PRESENCE_APPEND_ONLY_REVERSE_SQL, params=None)
 
 
 class Migration(migrations.Migration):
@@ -140,5 +113,6 @@ class Migration(migrations.Migration):
             model_name='presenceanomaly',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'reviewed'), _negated=True), models.Q(('reviewed_at__isnull', False), ('reviewed_by__isnull', False)), _connector='OR'), name='polling_presenceanomaly_review_has_reviewer'),
         ),
-        migrations.RunPython(presence_append_only, presence_append_only_reverse),
+        # Append-only on PostgreSQL too: a trigger refuses UPDATE and DELETE, whoever asks.
+        append_only.postgres_trigger("polling_presenceevent"),
     ]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -542,3 +543,35 @@ def test_the_answer_carries_the_scope_hashes_that_admit_long_place_lists_here(ta
     # Its holder checks in offline on the strength of that hash, and the server agrees.
     response = upload(tablet, [event("check_in", token_of(holder), local(election, 8))])
     assert results(response) == [("accepted", [])]
+
+
+# --- the log is append-only -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE polling_presenceevent SET outcome = 'refused', reason = 'x' WHERE id = %s",
+        "DELETE FROM polling_presenceevent WHERE id = %s",
+    ],
+)
+def test_postgresql_refuses_to_update_or_delete_a_presence_event(tablet, election, county, sql):
+    from django.db import DatabaseError, transaction
+
+    upload(tablet, [event("check_out", token_of(watcher(election, county)), local(election, 9))])
+    stored = PresenceEvent.objects.get()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [stored.pk])
+    assert PresenceEvent.objects.get().outcome == "accepted"
+
+
+def test_the_orm_refuses_to_update_or_delete_presence_events(tablet, election, county):
+    upload(tablet, [event("check_out", token_of(watcher(election, county)), local(election, 9))])
+    stored = PresenceEvent.objects.get()
+    with pytest.raises(PermissionError):
+        PresenceEvent.objects.filter(pk=stored.pk).update(reason="x")
+    with pytest.raises(PermissionError):
+        PresenceEvent.objects.all().delete()
+    with pytest.raises(PermissionError):
+        stored.save()
