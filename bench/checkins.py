@@ -31,8 +31,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,10 +38,12 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from serve import gunicorn  # bench/serve.py: this script's own folder is first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/bench_checkins"
@@ -230,63 +230,6 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
 
 
 # --------------------------------------------------------------------------------------------------- gunicorn
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int, threads: int, log: Path) -> Iterator[tuple[int, int]]:
-    """gunicorn on 127.0.0.1 (gthread workers); always stopped (its own process group) on exit."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",  # DJANGO_SETTINGS_MODULE=bench.settings comes from the environment
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--keep-alive",
-        "5",
-        "--timeout",
-        "60",
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start within 60 s") from None
-                time.sleep(0.2)
-        yield port, proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def _proc_cpu(pid: str) -> tuple[int, float] | None:
@@ -727,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"HTTP: gunicorn, {args.workers} gthread workers x {args.threads} threads, {args.tablets} tablets "
             "(closed loop, one keep-alive connection each)"
         )
-        with gunicorn(env, args.workers, args.threads, log) as (port, master):
+        with gunicorn(env, log, workers=args.workers, threads=args.threads) as (port, master):
             # Warm-up (not measured): every tablet's first request opens its connection and the workers' database
             # connections, and loads what each worker loads on first use.
             run_load(port, mornings, ping_step, seconds=30, budget=2 * len(mornings), stop=stop)

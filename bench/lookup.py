@@ -28,20 +28,20 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from serve import gunicorn  # bench/serve.py: this script's own folder is first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/bench_pollguard"
@@ -586,59 +586,6 @@ def bench_postgis(url: str, index: Any, pts: Points, precincts: list[Any], hits:
 # --------------------------------------------------------------------------------------------------- HTTP
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[int, int]]:
-    """A gunicorn on 127.0.0.1 with ``workers`` sync workers; always stopped (its own process group) on exit."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--timeout",
-        "60",
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start within 60 s") from None
-                time.sleep(0.2)
-        yield port, proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-
-
 def load(
     port: int, paths: list[str], *, requests: int, seconds: float, concurrency: int
 ) -> tuple[float, list[int], Counter[int]]:
@@ -757,7 +704,7 @@ def bench_http(
         f"HTTP on {label}: gunicorn, {args.workers} sync workers, {args.concurrency} client threads, "
         f"up to {args.http_requests:,} requests or {args.http_seconds:.0f} s per endpoint"
     )
-    with gunicorn(env, args.workers, log) as (port, master):
+    with gunicorn(env, log, workers=args.workers) as (port, master):
         for operation, plist in paths.items():
             # Warm-up: each worker builds its index on its first request; not measured.
             load(port, plist[-WARMUP:], requests=WARMUP, seconds=60, concurrency=args.concurrency)
