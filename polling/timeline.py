@@ -304,3 +304,40 @@ DETAILS = {
     Code.QUOTA_EXCEEDED: "Checked in (offline) when the quota for this party, candidate or kind was already full.",
     Code.CLOCK_SKEW: "The tablet's clock was off by more than a day, or went back between recording and upload.",
 }
+
+
+def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
+    """Re-derive one (polling place, election) from the log alone: its roster and the order-dependent anomalies of
+    every credential with events there, and its quota anomalies. For recovery (a damaged ``Presence`` table, a fixed
+    bug); the same result as the events' arrival produced, by construction. Facts recorded at upload (revoked,
+    polls closed, clock) are left as they are. Takes the locks the event writers take. Returns what changed."""
+    from django.db import transaction
+
+    from polling.models import Election, PresenceLedger
+
+    election = Election.objects.get(pk=election_id)
+    with transaction.atomic():
+        PresenceLedger.objects.get_or_create(polling_place_id=polling_place_id, election_id=election_id)
+        ledger = PresenceLedger.objects.select_for_update().get(
+            polling_place_id=polling_place_id, election_id=election_id
+        )
+        logged = set(
+            PresenceEvent.objects.filter(
+                polling_place_id=polling_place_id,
+                election_id=election_id,
+                outcome=PresenceEvent.Outcome.ACCEPTED,
+            ).values_list("credential_id", flat=True)
+        )
+        listed = set(
+            Presence.objects.filter(polling_place_id=polling_place_id, election_id=election_id).values_list(
+                "credential_id", flat=True
+            )
+        )
+        ids = sorted(i for i in logged | listed if i is not None)
+        lock_credentials(ids)
+        changed = sum(reconcile_credential(i, election_id, polling_place_id) for i in ids)
+        reconcile_quota(polling_place_id, election_id, election.jurisdiction_id, Credential.objects.filter(pk__in=ids))
+        if changed:
+            ledger.roster_version += 1
+            ledger.save(update_fields=["roster_version"])
+    return {"credentials": len(ids), "roster_rows_changed": changed}

@@ -575,3 +575,42 @@ def test_the_orm_refuses_to_update_or_delete_presence_events(tablet, election, c
         PresenceEvent.objects.all().delete()
     with pytest.raises(PermissionError):
         stored.save()
+
+
+# --- the roster can always be rebuilt from the log ----------------------------------------------------------------
+
+
+def test_rebuild_presence_restores_the_roster_and_anomalies_from_the_log(tablet, place, election, county):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    a, b, c = (watcher(election, county, appointed_by_name="Blue Party") for _ in range(3))
+    upload(
+        tablet,
+        [
+            event("check_in", token_of(a), local(election, 7)),
+            event("check_in", token_of(b), local(election, 7, 5)),
+            event("check_in", token_of(c), local(election, 7, 10)),  # third of the party: quota exceeded
+            event("check_out", token_of(b), local(election, 8)),
+        ],
+    )
+    roster_before = inside(place, election)
+    anomalies_before = open_anomalies()
+    assert roster_before == {a.serial, c.serial} and len(anomalies_before) == 1
+    Presence.objects.all().delete()  # the derived table is damaged; the log is intact
+    PresenceAnomaly.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_presence", "--election", str(election.pk), stdout=out)
+    assert "1 polling places rebuilt; 2 roster rows corrected." in out.getvalue()
+    assert inside(place, election) == roster_before
+    assert open_anomalies() == anomalies_before
+    call_command("rebuild_presence", "--election", str(election.pk), stdout=out)  # idempotent
+    assert "1 polling places rebuilt; 0 roster rows corrected." in out.getvalue()
+
+
+def test_rebuild_presence_refuses_an_unknown_election(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No election"):
+        call_command("rebuild_presence", "--election", "999999")
