@@ -645,7 +645,7 @@ class RefusalReasonListFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         token_reasons = [value for name, value in vars(signing.Reason).items() if name.isupper()]
-        presence_reasons = [presence.POLLS_CLOSED, presence.ALREADY_INSIDE, presence.NOT_INSIDE, presence.QUOTA_FULL]
+        presence_reasons = [presence.POLLS_CLOSED, presence.QUOTA_FULL]
         return [(reason, reason.replace("_", " ")) for reason in (*token_reasons, *presence_reasons)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:

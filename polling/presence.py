@@ -38,8 +38,9 @@ CHECK_OUT_TOLERATES = frozenset({signing.Reason.REVOKED, signing.Reason.EXPIRED,
 
 _DETAILS = {
     POLLS_CLOSED: "The polls were not open at that time.",
-    ALREADY_INSIDE: "This credential holder is already checked in here.",
-    NOT_INSIDE: "This credential holder is not checked in here.",
+    ALREADY_INSIDE: "Recorded. This credential holder was already checked in here.",
+    NOT_INSIDE: "Recorded. No check-in here is known for this holder yet (one may still be uploaded); flagged for "
+    "review if none arrives.",
     QUOTA_FULL: "The quota for this party, candidate or kind is full: no one more may be inside now.",
 }
 
@@ -61,6 +62,16 @@ def body_hash(*, kind: str, token: str, occurred_at: dt.datetime, polling_place_
     return hashlib.sha256(f"{kind}\n{token}\n{instant}\n{polling_place_id}".encode()).hexdigest()
 
 
+#: A tablet clock this close to the server's is taken as right: the difference is the post's transit time.
+CLOCK_TOLERANCE = dt.timedelta(seconds=5)
+
+
+def clock_offset(sent_at: dt.datetime, received_at: dt.datetime) -> dt.timedelta:
+    """The tablet's clock minus the server's, as far as one post can tell; within ``CLOCK_TOLERANCE``, none."""
+    measured = sent_at - received_at
+    return measured if abs(measured) > CLOCK_TOLERANCE else dt.timedelta(0)
+
+
 def polls_open_at(election: Election, place: PollingPlace, at: dt.datetime) -> bool:
     """Whether ``at`` falls on election day between the polls' opening and closing, in the county's local time."""
     local = at.astimezone(credential_services.local_zone(place.county))
@@ -73,23 +84,19 @@ def _replay(existing: PresenceEvent, digest: str) -> Answer:
     return Answer(existing.status_code, existing.response, replayed=True)
 
 
-def _rules_hit(credential: Credential, election: Election) -> list[PresenceRule]:
-    rules = PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id, credential_kind=credential.kind)
-    return [r for r in rules if r.per == PresenceRule.Per.KIND or r.per == credential.appointed_by_kind]
-
-
 def _quota_full(credential: Credential, place: PollingPlace, election: Election) -> bool:
-    inside = Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
-    for rule in _rules_hit(credential, election):
-        group = inside
-        if rule.per != PresenceRule.Per.KIND:
-            group = inside.filter(
-                credential__appointed_by_kind=credential.appointed_by_kind,
-                credential__appointed_by_name__iexact=credential.appointed_by_name,
-            )
-        if group.count() >= rule.max_inside:
-            return True
-    return False
+    """Whether the roster as it stands already holds the quota of ``credential``'s party, candidate or kind (the
+    same grouping, with case folding, as the timeline's quota walk)."""
+    rules = timeline.rules_for(credential, list(PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id)))
+    if not rules:
+        return False
+    others = [
+        p.credential
+        for p in Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
+        .select_related("credential")
+        .only("credential__kind", "credential__appointed_by_kind", "credential__appointed_by_name")
+    ]
+    return any(sum(timeline.same_group(credential, o, rule) for o in others) >= rule.max_inside for rule in rules)
 
 
 def credential_out(credential: Credential | None) -> dict[str, Any] | None:
@@ -114,10 +121,15 @@ def presence_record(
     election: Election,
     device: Device,
     worker: User,
+    sent_at: dt.datetime | None = None,
 ) -> Answer:
     """Record a check-in or check-out sent by ``device`` (signed in by ``worker``) and answer it.
 
-    Accepted: 201. Refused: 200 with the reason, or 409 for ``quota_full``; the refused event is stored all the same.
+    Accepted: 201, with a ``notice`` when the roster as it stands disagrees (``already_inside``, ``not_inside``: the
+    timeline decides, as events recorded offline may still arrive). Refused: 200 with the reason, or 409 for
+    ``quota_full``; the refused event is stored all the same. The event's place in the timeline is the tablet time
+    corrected by the tablet's clock offset (``clock_offset``; ``sent_at`` defaults to ``occurred_at``: an online
+    post is sent when it is recorded).
     A repeated ``event_id`` with the same body gets the first answer again and stores nothing; with another body,
     ``EventIdReused``. Two copies racing: the unique ``event_id`` lets one insert win, the other re-reads it.
     """
@@ -149,22 +161,24 @@ def presence_record(
             existing = PresenceEvent.objects.filter(event_id=event_id).first()
             if existing is not None:
                 return _replay(existing, digest)
-            inside = None
+            notice = None
             if credential is not None and reason is None:
                 inside = Presence.objects.filter(
                     polling_place=polling_place, election=election, credential=credential
-                ).first()
+                ).exists()
+                # "Already inside" and "not inside" are as the roster stands now, and events recorded offline may
+                # still change it: the scan is recorded (the timeline decides) and the tablet is told.
                 if kind == PresenceEvent.Kind.CHECK_IN:
-                    if inside is not None:
-                        reason = ALREADY_INSIDE
+                    if inside:
+                        notice = ALREADY_INSIDE
                     elif _quota_full(credential, polling_place, election):
-                        reason = QUOTA_FULL
-                elif inside is None:
-                    reason = NOT_INSIDE
-                if reason is not None:
-                    detail = _DETAILS[reason]
+                        reason, detail = QUOTA_FULL, _DETAILS[QUOTA_FULL]
+                elif not inside:
+                    notice = NOT_INSIDE
             accepted = reason is None
             received_at = timezone.now()
+            offset = clock_offset(sent_at or occurred_at, received_at)
+            effective_at = min(occurred_at - offset, received_at)
             hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
             ledger.last_hlc = hlc
             if accepted:
@@ -174,12 +188,14 @@ def presence_record(
             body: dict[str, Any] = {
                 "outcome": "accepted" if accepted else "refused",
                 "reason": reason,
-                "detail": "Accepted." if accepted else detail,
+                "notice": notice,
+                "detail": (_DETAILS[notice] if notice else "Accepted.") if accepted else detail,
                 "event_id": str(event_id),
                 "kind": kind,
                 "polling_place": polling_place.pk,
                 "election": election.pk,
                 "occurred_at": occurred_at.isoformat(),
+                "effective_at": effective_at.isoformat(),
                 "received_at": received_at.isoformat(),
                 "hlc": hlc,
                 "roster_version": ledger.roster_version,
@@ -198,7 +214,8 @@ def presence_record(
                 election=election,
                 occurred_at=occurred_at,
                 received_at=received_at,
-                effective_at=occurred_at,
+                clock_offset_ms=round(offset / dt.timedelta(milliseconds=1)),
+                effective_at=effective_at,
                 hlc=hlc,
                 outcome=body["outcome"],
                 reason=reason or "",

@@ -17,7 +17,8 @@ the tablet's time by the tablet's clock offset, and:
 Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at - server time``, and each
 event's ``effective_at = occurred_at - offset`` (never later than the server's receipt). A tablet whose clock is a
 day off therefore lands its events where they belong, to within the upload's transit time. A difference of up to
-``CLOCK_TOLERANCE`` is taken to be that transit time and not applied: a tablet with a right clock keeps its times.
+``presence.CLOCK_TOLERANCE`` is taken to be that transit time and not applied: a tablet with a right clock keeps
+its times.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ MAX_EVENTS = 500
 #: A clock further off than this (a day, plus an hour for a daylight-saving mix-up) is itself an anomaly; the events
 #: are still placed by the offset.
 MAX_SKEW = dt.timedelta(hours=25)
-#: ``sent_at`` this close to the server's clock is taken as a right clock (the difference is transit time).
-CLOCK_TOLERANCE = dt.timedelta(seconds=5)
 #: An event "recorded" after the batch was sent means the tablet's clock went back in between.
 BACKWARDS_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -117,7 +116,7 @@ def sync_upload(
     received_at = timezone.now()
     measured = sent_at - received_at
     # A difference within CLOCK_TOLERANCE is the upload's transit time, not a wrong clock: the tablet's times stand.
-    offset = measured if abs(measured) > CLOCK_TOLERANCE else dt.timedelta(0)
+    offset = presence.clock_offset(sent_at, received_at)
     skewed = abs(offset) > MAX_SKEW
     zone = credential_services.local_zone(polling_place.county)
     election_on: dict[dt.date, Election | None] = {}

@@ -2,11 +2,11 @@
 
 Events arrive out of order: tablets upload what they recorded offline hours later, in any order, some twice. The
 roster must not depend on that order. So it is not updated event by event as they arrive; it is *derived*: for each
-credential, its accepted events in the election, ordered by ``(effective_at, hlc, pk)`` (the server's estimate of
-when each happened, then arrival), folded from "outside". A check-in makes the holder inside that polling place
-(since that check-in) unless already inside; a check-out makes them outside; a check-out while outside is an
-anomaly. Any set of events gives one result, whatever order it arrived in: a replay in true order, fifty tablets
-racing with duplicates, or a tablet that syncs the next day.
+credential, its accepted events in the election, ordered by ``(effective_at, event_id)`` (the server's estimate of
+when each happened; a tie broken by the event id, never by arrival), folded from "outside". A check-in makes the
+holder inside that polling place (since that check-in) unless already inside; a check-out makes them outside; a
+check-out while outside is an anomaly. Any set of events gives one result, whatever order it arrived in: a replay
+in true order, fifty tablets racing with duplicates, or a tablet that syncs the next day.
 
 Order-dependent anomalies (check-out without check-in, inside two places at once, quota exceeded) are recomputed
 with the fold and kept in step with it: a row is opened when the timeline shows the problem, *cleared* (kept, with
@@ -32,7 +32,9 @@ from polling.models import Presence, PresenceAnomaly, PresenceEvent, PresenceRul
 Code = PresenceAnomaly.Code
 Status = PresenceAnomaly.Status
 CHECK_IN = PresenceEvent.Kind.CHECK_IN
-ORDER = ("effective_at", "hlc", "pk")
+#: The timeline's order: when it happened, then the event id — a tie at the same instant is broken by something
+#: the events carry, never by when they arrived.
+ORDER = ("effective_at", "event_id")
 
 
 def lock_credentials(credential_ids: Iterable[int]) -> None:
@@ -72,7 +74,7 @@ def fold(events: list[PresenceEvent]) -> tuple[dict[int, PresenceEvent], list[In
 
 def overlapping_check_ins(stays: list[Interval]) -> set[int]:
     """Check-ins that start a stay while a stay at another polling place is still open (the later one is flagged)."""
-    ordered = sorted(stays, key=lambda s: (s.check_in.effective_at, s.check_in.hlc, s.check_in.pk))
+    ordered = sorted(stays, key=lambda s: (s.check_in.effective_at, s.check_in.event_id))
     flagged: set[int] = set()
     for i, stay in enumerate(ordered):
         start = stay.check_in.effective_at
@@ -84,8 +86,9 @@ def overlapping_check_ins(stays: list[Interval]) -> set[int]:
 
 
 def _sync_anomalies(existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent], now: dt.datetime):
-    """Make the rows of ``existing`` (one scope of codes) say what ``wanted`` says: open new ones, clear those no
-    longer shown by the timeline, reopen cleared ones shown again."""
+    """Make the rows of ``existing`` (one scope of codes, read ``FOR UPDATE`` so a review cannot interleave) say what
+    ``wanted`` says: open new ones; clear those the timeline no longer shows (a reviewed one keeps its review and
+    gets ``cleared_at``); reopen cleared ones shown again (an earlier review stays in the audit trail)."""
     have = {(a.event_id, a.code): a for a in existing}
     for key, event in wanted.items():
         row = have.get(key)
@@ -99,12 +102,9 @@ def _sync_anomalies(existing: list[PresenceAnomaly], wanted: dict[tuple[int, str
                 detail=DETAILS[key[1]],
                 detected_at=now,
             )
-        elif row.status == Status.CLEARED:
+        elif row.cleared_at is not None or row.status == Status.CLEARED:
             row.status, row.cleared_at = Status.OPEN, None
             row.save(update_fields=["status", "cleared_at"])
-        elif row.cleared_at is not None:  # reviewed, cleared, shown again
-            row.cleared_at = None
-            row.save(update_fields=["cleared_at"])
     for key, row in have.items():
         if key not in wanted and row.cleared_at is None:
             row.cleared_at = now
@@ -121,7 +121,7 @@ def reconcile_credential(credential_id: int, election_id: int, polling_place_id:
         PresenceEvent.objects.filter(
             credential_id=credential_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
         )
-        .only("pk", "kind", "polling_place_id", "election_id", "credential_id", "effective_at", "hlc")
+        .only("pk", "event_id", "kind", "polling_place_id", "election_id", "credential_id", "effective_at", "hlc")
         .order_by(*ORDER)
     )
     inside, stays, orphans = fold(events)
@@ -129,7 +129,7 @@ def reconcile_credential(credential_id: int, election_id: int, polling_place_id:
     wanted: dict[tuple[int, str], PresenceEvent] = {(pk, Code.CHECK_OUT_WITHOUT_CHECK_IN): by_pk[pk] for pk in orphans}
     wanted |= {(pk, Code.INSIDE_TWO_PLACES): by_pk[pk] for pk in overlapping_check_ins(stays)}
     existing = list(
-        PresenceAnomaly.objects.filter(
+        PresenceAnomaly.objects.select_for_update().filter(
             credential_id=credential_id,
             election_id=election_id,
             code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
@@ -159,6 +159,7 @@ def reconcile_credential(credential_id: int, election_id: int, polling_place_id:
 
 
 def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[PresenceRule]:
+    """The quota rules that count ``credential``."""
     return [
         r
         for r in rules
@@ -167,55 +168,56 @@ def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[Presenc
     ]
 
 
-def _same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
+def same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
+    """Whether ``b`` counts against ``a``'s quota under ``rule``: the same kind, and for a per-party or per-candidate
+    rule the same appointer (names compared with Unicode case folding, so "Straße" is "STRASSE")."""
     if a.kind != b.kind:
         return False
     if rule.per == PresenceRule.Per.KIND:
         return True
-    same_appointer = a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
-    return a.appointed_by_kind == b.appointed_by_kind and same_appointer
+    return a.appointed_by_kind == b.appointed_by_kind and (
+        a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
+    )
 
 
-def _groups_q(credentials: Iterable[Credential], rules: list[PresenceRule], prefix: str = "") -> Q | None:
-    """The credentials that share a quota with any of ``credentials``: the same party or candidate, or the whole
-    kind where a rule counts the kind as a whole (quota counts never cross these groups). None: no quota applies."""
-    whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
-    q: Q | None = None
-    for c in credentials:
-        if c.kind in whole_kind:
-            group = Q(**{f"{prefix}kind": c.kind})
-        elif rules_for(c, rules):
-            group = Q(
-                **{
-                    f"{prefix}kind": c.kind,
-                    f"{prefix}appointed_by_kind": c.appointed_by_kind,
-                    f"{prefix}appointed_by_name__iexact": c.appointed_by_name,
-                }
-            )
-        else:
-            continue
-        q = group if q is None else q | group
-    return q
+def _group_key(c: Credential, whole_kind: set[str]) -> tuple[str, ...]:
+    if c.kind in whole_kind:
+        return (c.kind,)
+    return (c.kind, c.appointed_by_kind, c.appointed_by_name.casefold())
 
 
 def reconcile_quota(
-    polling_place_id: int, election_id: int, jurisdiction_id: int, credentials: Iterable[Credential]
+    polling_place_id: int, election_id: int, jurisdiction_id: int, credentials: Iterable[Credential] | None = None
 ) -> None:
-    """Re-derive the quota anomalies of one polling place and election for the quota groups of ``credentials``
-    (those whose events were just added): walking the groups' timeline, a check-in that finds its party, candidate
-    or kind already at the quota is flagged (it happened: the holder is inside all the same)."""
+    """Re-derive the quota anomalies of one polling place and election: walking the timeline, a check-in that finds
+    its party, candidate or kind already at the quota is flagged (it happened: the holder is inside all the same).
+
+    With ``credentials`` (those whose events were just added) only their quota groups are walked — counts never
+    cross groups, so the result is the same as a full walk; without, every event and every quota anomaly of the
+    place (after a rule change, ``rebuild``). Groups are matched in Python with case folding; the database only
+    narrows by kind."""
     rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
-    groups = _groups_q(credentials, rules, prefix="credential__")
-    if groups is None:
-        return
+    whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
+    groups: set[tuple[str, ...]] | None = None
+    if credentials is not None:
+        groups = {_group_key(c, whole_kind) for c in credentials if rules_for(c, rules)}
+        if not groups:
+            return
+    kinds = {g[0] for g in groups} if groups is not None else None
+
+    def in_scope(c: Credential) -> bool:
+        return groups is None or _group_key(c, whole_kind) in groups
+
+    events = PresenceEvent.objects.filter(
+        polling_place_id=polling_place_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
+    )
+    if kinds is not None:
+        events = events.filter(credential__kind__in=kinds)
     events = (
-        PresenceEvent.objects.filter(
-            polling_place_id=polling_place_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
-        )
-        .filter(groups)
-        .select_related("credential")
+        events.select_related("credential")
         .only(
             "pk",
+            "event_id",
             "kind",
             "polling_place_id",
             "election_id",
@@ -233,35 +235,38 @@ def reconcile_quota(
     for event in events:
         credential = event.credential
         assert credential is not None
+        if not in_scope(credential):
+            continue
         if event.kind != CHECK_IN:
             inside.pop(credential.pk, None)
             continue
         if credential.pk in inside:
             continue
         for rule in rules_for(credential, rules):
-            if sum(_same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
+            if sum(same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
                 wanted[(event.pk, Code.QUOTA_EXCEEDED)] = event
                 break
         inside[credential.pk] = credential
-    existing = list(
-        PresenceAnomaly.objects.filter(
-            polling_place_id=polling_place_id, election_id=election_id, code=Code.QUOTA_EXCEEDED
-        ).filter(groups)
+    existing = PresenceAnomaly.objects.select_for_update(of=("self",)).filter(
+        polling_place_id=polling_place_id, election_id=election_id, code=Code.QUOTA_EXCEEDED
     )
-    _sync_anomalies(existing, wanted, timezone.now())
+    if kinds is not None:
+        existing = existing.filter(credential__kind__in=kinds)
+    rows = [a for a in existing.select_related("credential") if in_scope(a.credential)]
+    _sync_anomalies(rows, wanted, timezone.now())
 
 
 def appended_last(event: PresenceEvent) -> bool:
     """Whether no accepted event of the place comes after ``event`` in the timeline: then earlier quota verdicts
     stand and the event itself was judged on the roster as it stands (the online path)."""
+    later = Q(effective_at__gt=event.effective_at) | Q(effective_at=event.effective_at, event_id__gt=event.event_id)
     return not (
         PresenceEvent.objects.filter(
             polling_place_id=event.polling_place_id,
             election_id=event.election_id,
             outcome=PresenceEvent.Outcome.ACCEPTED,
-            effective_at__gt=event.effective_at,
         )
-        .exclude(pk=event.pk)
+        .filter(later)
         .exists()
     )
 
@@ -309,8 +314,9 @@ DETAILS = {
 def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
     """Re-derive one (polling place, election) from the log alone: its roster and the order-dependent anomalies of
     every credential with events there, and its quota anomalies. For recovery (a damaged ``Presence`` table, a fixed
-    bug); the same result as the events' arrival produced, by construction. Facts recorded at upload (revoked,
-    polls closed, clock) are left as they are. Takes the locks the event writers take. Returns what changed."""
+    bug, a quota rule changed); the same result as the events' arrival produced, by construction. Facts recorded at
+    upload (revoked, polls closed, clock) are left as they are. Takes the locks the event writers take. Returns what
+    changed."""
     from django.db import transaction
 
     from polling.models import Election, PresenceLedger
@@ -336,7 +342,7 @@ def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
         ids = sorted(i for i in logged | listed if i is not None)
         lock_credentials(ids)
         changed = sum(reconcile_credential(i, election_id, polling_place_id) for i in ids)
-        reconcile_quota(polling_place_id, election_id, election.jurisdiction_id, Credential.objects.filter(pk__in=ids))
+        reconcile_quota(polling_place_id, election_id, election.jurisdiction_id)  # every group: rules may change
         if changed:
             ledger.roster_version += 1
             ledger.save(update_fields=["roster_version"])

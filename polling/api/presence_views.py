@@ -34,13 +34,24 @@ class PresenceIn(serializers.Serializer):
     token = serializers.CharField(max_length=512, trim_whitespace=True)
     event_id = serializers.UUIDField()
     occurred_at = serializers.DateTimeField(help_text="Tablet time, ISO 8601 with a UTC offset.")
+    sent_at = serializers.DateTimeField(
+        required=False,
+        help_text="The tablet's clock when it sent this post, if later than occurred_at (a queued post); the server "
+        "corrects the event's time by the difference between this and its own clock.",
+    )
 
-    def validate_occurred_at(self, value: Any) -> Any:
+    def _aware(self, name: str, value: Any) -> Any:
         # DRF would read a naive time in the server's zone; a tablet's clock must say which offset it keeps.
-        parsed = parse_datetime(str(self.initial_data.get("occurred_at", "")))
+        parsed = parse_datetime(str(self.initial_data.get(name, "")))
         if parsed is None or parsed.tzinfo is None:
             raise serializers.ValidationError("Give a time zone offset, e.g. 2026-11-03T08:15:00-06:00.")
         return value
+
+    def validate_occurred_at(self, value: Any) -> Any:
+        return self._aware("occurred_at", value)
+
+    def validate_sent_at(self, value: Any) -> Any:
+        return self._aware("sent_at", value)
 
 
 def _place(pk: int) -> PollingPlace:
@@ -61,10 +72,12 @@ class PresenceView(APIView):
         request=PresenceIn,
         responses={200: OBJECT, 201: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT, 404: OBJECT, 409: OBJECT},
         description=(
-            "From an enrolled tablet of this polling place signed in by its poll worker or manager. 201 accepted; "
-            "200 refused (`reason`: a token reason from credential verification, `polls_closed`, `already_inside`, "
-            "`not_inside`); 409 `quota_full`. A refused event is stored too. The same `event_id` again returns the "
-            "first answer; with another body, 422 `event_id_reused`."
+            "From an enrolled tablet of this polling place signed in by its poll worker or manager. 201 accepted "
+            "(with `notice` `already_inside` or `not_inside` when the roster as it stands disagrees: recorded all the "
+            "same, events recorded offline may still arrive); 200 refused (`reason`: a token reason from credential "
+            "verification, `polls_closed`); 409 `quota_full`. A refused event is stored too. The same `event_id` "
+            "again returns the first answer; with another body, 422 `event_id_reused`. Optional `sent_at`: the "
+            "tablet's clock when a queued post is sent."
         ),
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -104,6 +117,7 @@ class PresenceView(APIView):
                 election=election,
                 device=device,
                 worker=request.user,
+                sent_at=v.get("sent_at"),
             )
         except presence.EventIdReused:
             raise BadRequest(

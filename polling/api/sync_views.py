@@ -68,8 +68,8 @@ def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
     if kind not in PresenceEvent.Kind.values:
         errors["kind"] = "'check_in' or 'check_out'."
     token = raw.get("token")
-    if not isinstance(token, str) or not token.strip() or len(token) > TOKEN_MAX:
-        errors["token"] = f"The credential's QR token (at most {TOKEN_MAX} characters)."
+    if not isinstance(token, str) or not token.strip() or len(token) > TOKEN_MAX or not token.isascii():
+        errors["token"] = f"The credential's QR token (ASCII, at most {TOKEN_MAX} characters)."
     occurred_at = _moment(raw.get("occurred_at"))
     if occurred_at is None:
         errors["occurred_at"] = "Tablet time, ISO 8601 with a UTC offset, e.g. 2026-11-03T08:15:00-06:00."
@@ -243,6 +243,17 @@ def anomaly_out(a: PresenceAnomaly) -> dict[str, Any]:
     }
 
 
+def _storable(text: str) -> bool:
+    """Text every database stores: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _int(raw: str | None, name: str, *, maximum: int = 10**18) -> int | None:
     if raw is None or raw == "":
         return None
@@ -317,8 +328,12 @@ class AnomalyReviewView(AnomalyView):
     )
     def post(self, request: Request, pk: int) -> Response:
         note = request.data.get("note") if isinstance(request.data, dict) else None
-        if not isinstance(note, str) or not note.strip() or len(note) > NOTE_MAX:
-            raise BadRequest(f"'note' is required: 1 to {NOTE_MAX} characters.", "invalid_note", field="note")
+        if not isinstance(note, str) or not note.strip() or len(note) > NOTE_MAX or not _storable(note):
+            raise BadRequest(
+                f"'note' is required: 1 to {NOTE_MAX} characters of text (no NUL or lone surrogates).",
+                "invalid_note",
+                field="note",
+            )
         with transaction.atomic():
             anomaly = self.visible().select_for_update(of=("self",)).filter(pk=pk).first()
             if anomaly is None:

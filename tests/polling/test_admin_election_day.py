@@ -55,11 +55,14 @@ def url(model: str, view: str, *args: object) -> str:
 # --- Rows, made the way election day makes them -------------------------------------------------------------------
 
 
-def check_in(client: Any, place: Any, election: Any, county: Any, party: str, *, what: str = "check-ins") -> Any:
-    """A watcher of ``party`` checked in (or out) through the tablet API; returns the credential."""
+def check_in(client: Any, place: Any, election: Any, county: Any, party: str, *, hour: int = 10) -> Any:
+    """A watcher of ``party`` checked in through the tablet API (refused ``polls_closed`` outside polling hours);
+    returns the credential."""
     credential = watcher(election, county, appointed_by_name=party)
     response = client.post(
-        f"/api/v1/polling-places/{place.pk}/{what}/", body(token_of(credential), local(election, 10)), format="json"
+        f"/api/v1/polling-places/{place.pk}/check-ins/",
+        body(token_of(credential), local(election, hour)),
+        format="json",
     )
     assert response.status_code in (200, 201), response.content
     return credential
@@ -116,7 +119,7 @@ def door(place):
 @pytest.fixture
 def objects(tablet_client, commissioner, place, election, county, door) -> dict[str, Any]:
     credential = check_in(tablet_client, place, election, county, "Freedom Party")
-    check_in(tablet_client, place, election, county, "Nobody Inside", what="check-outs")  # refused: not_inside
+    check_in(tablet_client, place, election, county, "Too Early", hour=5)  # refused: polls_closed
     incident = report(signed_in(commissioner), place, photo=True, election=election.pk)
     return {
         "presencerule": PresenceRule.objects.get(jurisdiction__code="MS", credential_kind="poll_watcher", per="party"),
@@ -142,13 +145,13 @@ def test_the_presence_log_lists_what_was_sent_and_how_it_was_answered(admin_clie
     response = admin_client.get(url("presenceevent", "changelist"))
     page = response.content.decode()
     assert str(objects["presenceevent"].event_id) in page
-    assert "not_inside" in page  # the refused check-out is in the log as well
+    assert "polls_closed" in page  # the refused check-in is in the log as well
     refused = admin_client.get(url("presenceevent", "changelist"), {"outcome__exact": "refused"})
-    assert [e.reason for e in refused.context["cl"].result_list] == ["not_inside"]
-    by_reason = admin_client.get(url("presenceevent", "changelist"), {"reason": "not_inside"})
+    assert [e.reason for e in refused.context["cl"].result_list] == ["polls_closed"]
+    by_reason = admin_client.get(url("presenceevent", "changelist"), {"reason": "polls_closed"})
     assert by_reason.context["cl"].result_count == 1
     reasons = next(f for f in by_reason.context["cl"].filter_specs if f.title == "reason")
-    assert {"expired", "revoked", "wrong_place", "quota_full", "not_inside"} <= {v for v, _ in reasons.lookup_choices}
+    assert {"expired", "revoked", "wrong_place", "quota_full", "polls_closed"} <= {v for v, _ in reasons.lookup_choices}
 
 
 def test_who_is_inside_names_the_holder_their_party_and_who_checked_them_in(admin_client, objects):

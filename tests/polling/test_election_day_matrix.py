@@ -399,8 +399,8 @@ def test_an_allowed_write_changes_exactly_what_it_should(request, world):
     synced = call(on_tablet, "post", *request_of(w, "sync"))  # the fresh credential comes in
     assert [r["result"] for r in synced.json()["results"]] == ["accepted"]
     assert counts() == (start[0] + 1, start[1] + 1, start[2])
-    again = call(on_tablet, "post", *request_of(w, "check in"))  # refused, and stored all the same
-    assert (again.status_code, again.json()["reason"]) == (200, "already_inside")
+    again = call(on_tablet, "post", *request_of(w, "check in"))  # recorded with a notice; the roster is unchanged
+    assert (again.status_code, again.json()["notice"]) == (201, "already_inside")
     assert counts() == (start[0] + 2, start[1] + 1, start[2])
     assert call(on_tablet, "post", *request_of(w, "check out")).status_code == 201
     assert counts() == (start[0] + 3, start[1], start[2])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
+import json
 import uuid
 from typing import Any
 
@@ -614,3 +616,180 @@ def test_rebuild_presence_refuses_an_unknown_election(db):
 
     with pytest.raises(CommandError, match="No election"):
         call_command("rebuild_presence", "--election", "999999")
+
+
+# --- online and offline events together: one timeline -----------------------------------------------------------
+
+
+@pytest.fixture
+def tablet_b(noon, place, election, commissioner):
+    worker = _grant(UserFactory(username="door2"), Role.POLL_WORKER, polling_place=place, election=election)
+    device, _ = make_tablet(place, commissioner, label="Table 2")
+    return signed_in(worker, device=device)
+
+
+@pytest.mark.parametrize("order", ["offline check-in synced first", "online check-out first"])
+def test_an_online_check_out_and_a_late_offline_check_in_give_one_roster_in_either_order(
+    order, tablet, tablet_b, place, election, county
+):
+    from django.utils import timezone
+
+    a = watcher(election, county)
+    check_in = event("check_in", token_of(a), local(election, 8))  # recorded offline at the side door
+    if order == "offline check-in synced first":
+        upload(tablet, [check_in])
+        out = post(tablet_b, place, token_of(a), timezone.now(), what="check-outs")
+        assert out.json()["notice"] is None
+    else:
+        out = post(tablet_b, place, token_of(a), timezone.now(), what="check-outs")
+        assert out.json()["notice"] == "not_inside"  # told, and recorded all the same
+        upload(tablet, [check_in])
+    assert out.status_code == 201
+    assert inside(place, election) == set()
+    assert open_anomalies() == set()  # the check-in explained the check-out
+
+
+@pytest.mark.parametrize("order", ["check-in first", "check-in last"])
+def test_an_online_check_in_after_a_late_offline_check_out_counts_in_either_order(
+    order, tablet, tablet_b, place, election, county
+):
+    """In at 8 (offline), out at 9 (offline, synced late), in again now (online): inside, whatever the order."""
+    from django.utils import timezone
+
+    a = watcher(election, county)
+    upload(tablet, [event("check_in", token_of(a), local(election, 8))])
+    check_out = event("check_out", token_of(a), local(election, 9))
+    if order == "check-in first":
+        again = post(tablet_b, place, token_of(a), timezone.now())
+        assert again.json()["notice"] == "already_inside"
+        upload(tablet, [check_out])
+    else:
+        upload(tablet, [check_out])
+        again = post(tablet_b, place, token_of(a), timezone.now())
+        assert again.json()["notice"] is None
+    assert again.status_code == 201
+    assert inside(place, election) == {a.serial}
+    assert open_anomalies() == set()
+
+
+def test_an_online_tablet_with_a_slow_clock_is_placed_at_receipt(tablet, tablet_b, place, election, county):
+    from django.utils import timezone
+
+    a = watcher(election, county)
+    now = timezone.now()
+    assert post(tablet, place, token_of(a), now - dt.timedelta(minutes=1)).status_code == 201
+    out = post(tablet_b, place, token_of(a), now - dt.timedelta(minutes=10), what="check-outs")  # 10 min slow
+    assert out.status_code == 201 and out.json()["notice"] is None
+    assert dt.datetime.fromisoformat(out.json()["effective_at"]) >= now
+    assert inside(place, election) == set() and open_anomalies() == set()
+
+
+def test_an_online_post_sent_late_is_placed_by_its_sent_at(tablet, place, election, county):
+    """A post queued for a few minutes carries sent_at: the event keeps its own time, corrected for the clock."""
+    from django.utils import timezone
+
+    a = watcher(election, county)
+    skew = dt.timedelta(hours=2)  # the tablet's clock is two hours fast
+    recorded = timezone.now() - dt.timedelta(minutes=3)
+    payload = body(token_of(a), recorded + skew) | {"sent_at": (timezone.now() + skew).isoformat()}
+    response = tablet.post(f"/api/v1/polling-places/{place.pk}/check-ins/", payload, format="json")
+    assert response.status_code == 201, response.content
+    assert abs(dt.datetime.fromisoformat(response.json()["effective_at"]) - recorded) < dt.timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("first", ["check-in", "check-out"])
+def test_events_at_the_same_instant_are_ordered_the_same_whatever_arrives_first(
+    first, tablet, tablet_b, place, election, county
+):
+    a = watcher(election, county)
+    upload(tablet, [event("check_in", token_of(a), local(election, 7))])
+    ids = sorted([uuid.uuid4(), uuid.uuid4()])
+    check_in = event("check_in", token_of(a), local(election, 9), ids[0])
+    check_out = event("check_out", token_of(a), local(election, 9), ids[1])
+    if first == "check-in":
+        upload(tablet, [check_in])
+        upload(tablet_b, [check_out])
+    else:
+        upload(tablet_b, [check_out])
+        upload(tablet, [check_in])
+    # A tie is broken by the event ids: here the check-in's is smaller, so it comes first and the check-out ends it.
+    assert inside(place, election) == set()
+
+
+# --- quota groups and rule changes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["one batch", "one by one"])
+def test_party_names_are_matched_with_case_folding_however_they_are_uploaded(mode, tablet, place, election, county):
+    names = ["Straße Party", "STRASSE PARTY", "strasse party"]  # one party, three spellings
+    credentials = [watcher(election, county, appointed_by_name=n) for n in names]
+    events = [event("check_in", token_of(c), local(election, 7, i)) for i, c in enumerate(credentials)]
+    if mode == "one batch":
+        upload(tablet, events)
+    else:
+        for e in events:
+            upload(tablet, [e])
+    assert open_anomalies() == {(uuid.UUID(events[2]["event_id"]), Code.QUOTA_EXCEEDED)}
+    fourth = watcher(election, county, appointed_by_name="STRAßE party")
+    assert post(tablet, place, token_of(fourth), local(election, 12)).status_code == 409  # online agrees
+
+
+def test_after_a_quota_rule_is_removed_rebuild_clears_its_anomalies(tablet, place, election, county):
+    from django.core.management import call_command
+
+    from polling.models import PresenceRule
+
+    blue = [watcher(election, county, appointed_by_name="Blue Party") for _ in range(3)]
+    upload(tablet, [event("check_in", token_of(c), local(election, 7, i)) for i, c in enumerate(blue)])
+    assert {code for _, code in open_anomalies()} == {Code.QUOTA_EXCEEDED}
+    PresenceRule.objects.filter(jurisdiction__code="MS").delete()
+    call_command("rebuild_presence", "--election", str(election.pk), stdout=io.StringIO())
+    assert open_anomalies() == set()
+    assert PresenceAnomaly.objects.get().status == "cleared"
+
+
+# --- anomaly lifecycle ----------------------------------------------------------------------------------------------
+
+
+def test_a_reviewed_anomaly_that_clears_keeps_its_review_and_one_that_comes_back_is_reopened(
+    tablet, place, election, county, commissioner
+):
+    a = watcher(election, county)
+    check_in = event("check_in", token_of(a), local(election, 8))
+    upload(tablet, [event("check_out", token_of(a), local(election, 10))])
+    row = PresenceAnomaly.objects.get()
+    reviewed = signed_in(commissioner).post(f"{ANOMALIES}{row.pk}/review/", {"note": "seen"}, format="json")
+    assert reviewed.status_code == 200
+    upload(tablet, [check_in])  # explains it
+    row.refresh_from_db()
+    assert (row.status, row.review_note) == ("reviewed", "seen") and row.cleared_at is not None
+    # A check-out at 9 that nobody uploaded before: now the 10 o'clock one is an orphan again.
+    upload(tablet, [event("check_out", token_of(a), local(election, 9))])
+    row.refresh_from_db()
+    assert row.status == "open" and row.cleared_at is None  # back in the commissioners' queue
+    again = signed_in(commissioner).post(f"{ANOMALIES}{row.pk}/review/", {"note": "second look"}, format="json")
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("note", ["ok\x00", "ok \ud800"])
+def test_a_review_note_no_database_can_store_is_400(tablet, election, county, commissioner, note):
+    upload(tablet, [event("check_out", token_of(watcher(election, county)), local(election, 10))])
+    row = PresenceAnomaly.objects.get()
+    raw = json.dumps({"note": note})
+    response = signed_in(commissioner).post(f"{ANOMALIES}{row.pk}/review/", raw, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_note"
+    assert PresenceAnomaly.objects.get().status == "open"
+
+
+def test_a_token_with_a_lone_surrogate_is_one_invalid_event_not_a_failed_batch(tablet, election, county):
+    from django.utils import timezone
+
+    good = event("check_in", token_of(watcher(election, county)), local(election, 8))
+    bad = good | {"event_id": str(uuid.uuid4()), "token": "ABC\ud800"}
+    raw = json.dumps({"sent_at": timezone.now().isoformat(), "events": [bad, good]})
+    response = tablet.post(SYNC, raw, content_type="application/json")
+    assert response.status_code == 200
+    assert [(r["result"], r["reason"]) for r in response.json()["results"]] == [
+        ("refused", "invalid"),
+        ("accepted", None),
+    ]
