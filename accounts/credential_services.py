@@ -684,7 +684,8 @@ def credential_verify(
     *, token: str, polling_place: PollingPlace, election: Election | None = None, at: dt.datetime | None = None
 ) -> Verdict:
     """Check a presented token as a tablet would, with the database's revocations: signature (with every key not
-    retired), then revocation, time, election and place. ``election`` defaults to the place's upcoming election."""
+    retired), then time, election and place, then revocation (a token never good here says so first). ``election``
+    defaults to the place's upcoming election."""
     at = at or timezone.now()
     try:
         claims = signing.verify_token(token, verifying_keys())
@@ -701,9 +702,6 @@ def credential_verify(
     if credential is None:
         reason = signing.Reason.UNKNOWN_CREDENTIAL
         return Verdict(False, reason, _DETAILS[reason], None, context)
-    if credential.status == Credential.Status.REVOKED and credential.revoked_at and credential.revoked_at <= at:
-        reason = signing.Reason.REVOKED
-        return Verdict(False, reason, _DETAILS[reason], credential, context)
     covering = set()
     if claims.scope_type is signing.ScopeType.HASHED and any(
         p.pk == polling_place.pk for p in credential.polling_places.all()
@@ -717,6 +715,11 @@ def credential_verify(
         county_fips=polling_place.county.fips,
         covering_hashes=covering,
     )
+    # Revocation is checked last: a token that was never good here (another place or election, out of its dates)
+    # says so first, whether or not it has been revoked since.
+    revoked_by_then = credential.revoked_at is not None and credential.revoked_at <= at
+    if reason is None and credential.status == Credential.Status.REVOKED and revoked_by_then:
+        reason = signing.Reason.REVOKED
     if reason is not None:
         return Verdict(False, reason, _DETAILS[reason], credential, context)
     return Verdict(True, None, "Valid: admit the holder.", credential, context)

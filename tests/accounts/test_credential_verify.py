@@ -135,6 +135,21 @@ def test_a_revoked_token_is_refused_from_the_moment_of_revocation(world):
     assert reason(w.worker, token, w.a1, at=before) is None
 
 
+def test_a_token_never_good_here_says_so_before_it_says_revoked(world):
+    """Offline sync applies a check-in made after a revocation (the tablet could not know) but refuses one the token
+    never allowed: so another place, election or date must win over "revoked"."""
+    w = world
+    now = dt.datetime.now(dt.UTC)
+    credential = issue(
+        w, polling_places=[w.a1], valid_from=now - dt.timedelta(hours=1), valid_until=now + dt.timedelta(days=40)
+    )
+    token = services.credential_token(credential)
+    services.credential_revoke(actor=Actor(user=w.commissioner), credential_id=credential.pk, reason="Lost")
+    assert reason(w.admin, token, w.a1) == "revoked"
+    assert reason(w.admin, token, w.a2) == "wrong_place"
+    assert reason(w.admin, token, w.a1, at=now + dt.timedelta(days=41)) == "expired"
+
+
 def test_a_token_for_another_election_is_refused(world):
     w = world
     runoff = issue(w, election=w.runoff)

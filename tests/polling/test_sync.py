@@ -291,6 +291,14 @@ def test_a_check_in_after_revocation_is_applied_flagged_and_the_roster_says_so(
     assert results(out) == [("accepted", [])]
 
 
+def test_a_revoked_credential_of_another_place_is_refused_not_applied(tablet, place, election, county, commissioner):
+    elsewhere = watcher(election, county, places=[PollingPlaceFactory(county=county, code="X-8")])
+    credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=elsewhere.pk, reason="Lost")
+    response = upload(tablet, [event("check_in", token_of(elsewhere), local(election, 10))])
+    assert [(r["result"], r["reason"]) for r in response.json()["results"]] == [("refused", "wrong_place")]
+    assert inside(place, election) == set()
+
+
 def test_a_check_in_with_polls_closed_or_outside_validity_is_flagged(tablet, place, election, county):
     a = watcher(election, county)
     late = watcher(election, county, appointed_by_name="Late", valid_from=local(election, 10))
