@@ -683,7 +683,7 @@ class PresenceEventAdmin(ElectionDayRecordAdmin):
     list_defer = ("body_hash", "response", *_PLACE_DEFER)
     search_fields = ("=event_id", "=credential__serial")
     search_help_text = "An event id (UUID) or a credential serial, exactly."
-    raw_id_fields = ("device", "worker", "credential", "polling_place", "election")
+    raw_id_fields = ("device", "worker", "uploaded_by", "credential", "polling_place", "election")
     ordering = ("-hlc", "-pk")
     # Every check-in and check-out ever sent: skip the unfiltered COUNT(*) on every filtered page.
     show_full_result_count = False

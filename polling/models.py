@@ -430,7 +430,17 @@ class PresenceEvent(AppendOnlyModel):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ONLINE)
     device = models.ForeignKey("accounts.Device", on_delete=models.PROTECT, related_name="+")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", help_text="Who recorded it."
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who was signed in when it was synced, if not the recorder (sync only).",
+    )
     credential = models.ForeignKey(
         "accounts.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="presence_events"
     )

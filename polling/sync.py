@@ -35,7 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import credential_services, signing
-from accounts.models import Credential, Device, User
+from accounts.models import Credential, Device, Role, RoleGrant, User
 from polling import presence, timeline
 from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
 
@@ -74,6 +74,7 @@ class Item:
     kind: str
     token: str
     occurred_at: dt.datetime
+    recorded_by: str | None = None
     effective_at: dt.datetime = field(init=False)
     digest: str = field(init=False)
     election: Election | None = None
@@ -83,6 +84,7 @@ class Item:
     facts: list[str] = field(default_factory=list)
     event: PresenceEvent | None = None
     result: dict[str, Any] | None = None
+    recorder: User | None = None
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,49 @@ def sync_upload(
         if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
             item.facts.append(Code.CLOCK_SKEW)
 
+    _recorders(items, polling_place)
     groups: dict[int, list[Item]] = defaultdict(list)
     for item in items:
         assert item.election is not None
-        groups[item.election.pk].append(item)
+        if item.result is None:
+            groups[item.election.pk].append(item)
     for group in groups.values():
         _store_group(group, polling_place, offset, received_at, device, worker)
     return Outcome([item.result or {} for item in items], measured, received_at)
+
+
+def _recorders(items: list[Item], place: PollingPlace) -> None:
+    """Who recorded each event (``recorded_by``: the poll worker signed in on the tablet at the time, since nobody
+    shares a logon): a user who held a poll worker or manager grant at this place for the event's election, not
+    ended before the event. An event naming anyone else is refused as invalid and not stored."""
+    names = {i.recorded_by for i in items if i.recorded_by}
+    if not names:
+        return
+    grants = RoleGrant.objects.filter(
+        user__username__in=names,
+        user__is_active=True,
+        role__in=[Role.POLL_WORKER, Role.POLL_MANAGER],
+        polling_place=place,
+    ).select_related("user")
+    held: dict[tuple[str, int], list[RoleGrant]] = defaultdict(list)
+    for grant in grants:
+        held[(grant.user.get_username(), grant.election_id)].append(grant)
+    for item in items:
+        if not item.recorded_by:
+            continue
+        assert item.election is not None
+        found = [
+            g
+            for g in held.get((item.recorded_by, item.election.pk), [])
+            if g.ended_at is None or g.ended_at > item.effective_at
+        ]
+        if found:
+            item.recorder = found[0].user
+            continue
+        detail = "No poll worker or manager of this polling place and election by that username."
+        item.result = _refused(item, INVALID, "Not stored: recorded_by: " + detail) | {
+            "errors": {"recorded_by": detail}
+        }
 
 
 def _judge(item: Item, place: PollingPlace) -> None:
@@ -273,7 +311,8 @@ def _insert(
         kind=item.kind,
         source=PresenceEvent.Source.SYNC,
         device=device,
-        worker=worker,
+        worker=item.recorder or worker,
+        uploaded_by=worker if item.recorder is not None and item.recorder != worker else None,
         credential=item.credential,
         polling_place=place,
         election=election,

@@ -35,6 +35,7 @@ OBJECT = OpenApiTypes.OBJECT
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 TOKEN_MAX = 512
+USERNAME_MAX = 150
 NOTE_MAX = 2000
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
@@ -73,6 +74,11 @@ def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
     occurred_at = _moment(raw.get("occurred_at"))
     if occurred_at is None:
         errors["occurred_at"] = "Tablet time, ISO 8601 with a UTC offset, e.g. 2026-11-03T08:15:00-06:00."
+    recorded_by = raw.get("recorded_by")
+    if recorded_by is not None and not (
+        isinstance(recorded_by, str) and 0 < len(recorded_by) <= USERNAME_MAX and _storable(recorded_by)
+    ):
+        errors["recorded_by"] = "The username of the poll worker signed in on the tablet when it was recorded."
     if errors:
         return {
             "index": index,
@@ -84,7 +90,14 @@ def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
             "anomalies": [],
         }
     assert event_id is not None and occurred_at is not None and isinstance(token, str)
-    return sync.Item(index=index, event_id=event_id, kind=str(kind), token=token.strip(), occurred_at=occurred_at)
+    return sync.Item(
+        index=index,
+        event_id=event_id,
+        kind=str(kind),
+        token=token.strip(),
+        occurred_at=occurred_at,
+        recorded_by=recorded_by,
+    )
 
 
 class SyncView(APIView):
@@ -97,7 +110,8 @@ class SyncView(APIView):
             "From an enrolled tablet signed in by a poll worker or manager of its polling place. Body: `sent_at` "
             "(the tablet's clock now), `since` (the previous answer's `next_since`, or null), `events` (at most "
             f"{sync.MAX_EVENTS}: `event_id`, `kind` check_in|check_out, `token`, `occurred_at` by the tablet's "
-            "clock). Each event gets a result in the same order: `accepted`, `duplicate`, `refused` (with "
+            "clock, and `recorded_by`, the username of the poll worker signed in when it was recorded, if not the "
+            "uploader). Each event gets a result in the same order: `accepted`, `duplicate`, `refused` (with "
             "`reason`), or `anomaly` (recorded and applied, listed in `anomalies`, for the county's review). "
             "Safe to retry: events already stored are `duplicate`. The answer carries the roster, the serials "
             "revoked since `since`, the public keys and the scope hashes covering the tablet's polling place."

@@ -801,3 +801,59 @@ def test_a_token_with_a_lone_surrogate_is_one_invalid_event_not_a_failed_batch(t
         ("refused", "invalid"),
         ("accepted", None),
     ]
+
+
+# --- who recorded it ------------------------------------------------------------------------------------------------
+
+
+def test_an_event_names_who_recorded_it_and_who_uploaded_it(tablet_b, tablet, place, election, county, poll_worker):
+    """Poll worker 1 recorded it offline and signed out; worker 2 signed in on the same tablet and synced it."""
+    a = watcher(election, county)
+    recorded = event("check_in", token_of(a), local(election, 8)) | {"recorded_by": poll_worker.username}
+    response = upload(tablet_b, [recorded])
+    assert results(response) == [("accepted", [])]
+    stored = PresenceEvent.objects.get()
+    assert stored.worker == poll_worker and stored.uploaded_by.username == "door2"
+    roster = response.json()["roster"]["inside"]
+    assert roster[0]["checked_in_by"] == (poll_worker.get_full_name() or poll_worker.username)
+    # Naming oneself, or nobody, is the uploader: no separate uploaded_by.
+    mine = event("check_out", token_of(a), local(election, 9)) | {"recorded_by": "door2"}
+    upload(tablet_b, [mine])
+    assert PresenceEvent.objects.get(event_id=mine["event_id"]).uploaded_by is None
+
+
+def test_recorded_by_someone_without_a_grant_here_is_refused_and_not_stored(
+    tablet, place, other_place, election, county, commissioner
+):
+    stranger = _grant(UserFactory(username="stranger"), Role.POLL_WORKER, polling_place=other_place, election=election)
+    good = event("check_in", token_of(watcher(election, county)), local(election, 8))
+    batch = [
+        event("check_in", token_of(watcher(election, county, appointed_by_name="B")), local(election, 8))
+        | {"recorded_by": stranger.username},
+        good | {"event_id": str(uuid.uuid4()), "recorded_by": "nobody-by-that-name"},
+        good | {"event_id": str(uuid.uuid4()), "recorded_by": commissioner.username},  # not a poll worker here
+        good | {"event_id": str(uuid.uuid4()), "recorded_by": 7},
+        good,
+    ]
+    data = upload(tablet, batch).json()["results"]
+    assert [(r["result"], r["reason"]) for r in data] == [("refused", "invalid")] * 4 + [("accepted", None)]
+    assert all(set(r["errors"]) == {"recorded_by"} for r in data[:4])
+    assert PresenceEvent.objects.count() == 1
+
+
+def test_recorded_by_a_worker_whose_grant_ended_counts_only_for_events_before_it_ended(
+    tablet, place, election, county, poll_worker
+):
+    from accounts.models import RoleGrant
+
+    RoleGrant.objects.filter(user=poll_worker).update(ended_at=local(election, 9))  # shift over at 9
+    before = event("check_in", token_of(watcher(election, county)), local(election, 8, 30))
+    after = event("check_in", token_of(watcher(election, county, appointed_by_name="B")), local(election, 9, 30))
+    uploader = signed_in(
+        _grant(UserFactory(username="late"), Role.POLL_WORKER, polling_place=place, election=election),
+        device=tablet.device,
+    )
+    data = upload(
+        uploader, [before | {"recorded_by": poll_worker.username}, after | {"recorded_by": poll_worker.username}]
+    )
+    assert [r["result"] for r in data.json()["results"]] == ["accepted", "refused"]
