@@ -213,9 +213,12 @@ def _store_group(
         PresenceLedger.objects.get_or_create(polling_place=place, election=election)
         ledger = PresenceLedger.objects.select_for_update().get(polling_place=place, election=election)
         timeline.lock_credentials(i.credential.pk for i in items if i.credential is not None and i.reason is None)
+        # What is already stored, in one query; events inserted below join it, so a copy later in the batch is seen.
+        known = {e.event_id: e for e in PresenceEvent.objects.filter(event_id__in=[i.event_id for i in items])}
         added: list[Item] = []
+        seen: list[tuple[Item, PresenceEvent]] = []
         for item in items:
-            existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
+            existing = known.get(item.event_id)
             if existing is None:
                 ledger.last_hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
                 try:
@@ -229,8 +232,10 @@ def _store_group(
                     if existing is None:
                         raise
             if existing is not None:
-                item.result = _seen_before(item, existing)
+                seen.append((item, existing))
                 continue
+            assert item.event is not None
+            known[item.event_id] = item.event
             added.append(item)
             for code in item.facts:
                 assert item.event is not None
@@ -248,7 +253,9 @@ def _store_group(
             ledger.roster_version += 1
         ledger.save(update_fields=["last_hlc", "roster_version"])
 
-        standing = timeline.open_codes(i.event.pk for i in added if i.event is not None)
+        standing = timeline.open_codes([i.event.pk for i in added if i.event is not None] + [e.pk for _, e in seen])
+        for item, existing in seen:
+            item.result = _seen_before(item, existing, standing.get(existing.pk, []))
         for item in added:
             assert item.event is not None
             if item.reason is not None:
@@ -329,10 +336,11 @@ def _insert(
     )
 
 
-def _seen_before(item: Item, existing: PresenceEvent) -> dict[str, Any]:
+def _seen_before(item: Item, existing: PresenceEvent, codes: list[str]) -> dict[str, Any]:
+    """The answer for an event already stored: ``duplicate`` with its first answer and the anomalies standing on it
+    now, or ``event_id_reused`` if this is another event under the same id."""
     if existing.body_hash != item.digest:
         return _refused(item, EVENT_ID_REUSED, "This event_id was already used for a different event.")
-    codes = timeline.open_codes([existing.pk]).get(existing.pk, [])
     return {
         "event_id": str(item.event_id),
         "result": DUPLICATE,

@@ -23,11 +23,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential
-from polling.models import Presence, PresenceAnomaly, PresenceEvent, PresenceRule
+from polling.models import Election, Presence, PresenceAnomaly, PresenceEvent, PresenceLedger, PresenceRule
 
 Code = PresenceAnomaly.Code
 Status = PresenceAnomaly.Status
@@ -317,10 +318,6 @@ def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
     bug, a quota rule changed); the same result as the events' arrival produced, by construction. Facts recorded at
     upload (revoked, polls closed, clock) are left as they are. Takes the locks the event writers take. Returns what
     changed."""
-    from django.db import transaction
-
-    from polling.models import Election, PresenceLedger
-
     election = Election.objects.get(pk=election_id)
     with transaction.atomic():
         PresenceLedger.objects.get_or_create(polling_place_id=polling_place_id, election_id=election_id)

@@ -200,13 +200,7 @@ class IncidentListView(IncidentView):
             since=_moment(query.get("since"), "since", required=False),
             until=_moment(query.get("until"), "until", required=False),
         )
-        count = qs.count()
-        rows = list(qs[offset : offset + limit])
-        body: dict[str, Any] = {"count": count, "limit": limit, "offset": offset, "next": None}
-        if offset + limit < count:
-            next_query = query.copy()
-            next_query["offset"], next_query["limit"] = str(offset + limit), str(limit)
-            body["next"] = request.build_absolute_uri(f"{request.path}?{next_query.urlencode()}")
+        body, rows = params.paginated(request, qs, limit, offset)
         body["results"] = [incident_out(row) for row in rows]
         return Response(body)
 

@@ -1,10 +1,13 @@
-"""Query-parameter parsing for the public API: every bad value is a 400 with a stable ``code`` naming the field."""
+"""Query-parameter parsing for the API (every bad value is a 400 with a stable ``code`` naming the field), and the
+paging envelope of list endpoints."""
 
 from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from config.exceptions import BadRequest
@@ -144,3 +147,16 @@ def page(params: QueryDict, *, default: int, maximum: int) -> tuple[int, int]:
         return int(raw)
 
     return _int("limit", default, 1, maximum), _int("offset", 0, 0, 10**9)
+
+
+def paginated(request: Any, qs: QuerySet[Any], limit: int, offset: int) -> tuple[dict[str, Any], list[Any]]:
+    """A page of ``qs``: the envelope (``count``, ``limit``, ``offset``, ``next`` link keeping the other filters) and
+    the rows; the caller renders the rows into ``results``."""
+    count = qs.count()
+    rows = list(qs[offset : offset + limit])
+    body: dict[str, Any] = {"count": count, "limit": limit, "offset": offset, "next": None}
+    if offset + limit < count:
+        query = request.query_params.copy()
+        query["offset"], query["limit"] = str(offset + limit), str(limit)
+        body["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return body, rows

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from functools import cached_property
 from typing import Any
@@ -29,6 +28,7 @@ from accounts.models import ApiSession
 from accounts.scopes import Scope
 from config.exceptions import BadRequest
 from polling import presence, sync
+from polling.api import params
 from polling.models import PollingPlace, PresenceAnomaly, PresenceEvent
 
 OBJECT = OpenApiTypes.OBJECT
@@ -268,14 +268,6 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _int(raw: str | None, name: str, *, maximum: int = 10**18) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > maximum:
-        raise BadRequest(f"'{name}' must be a whole number.", f"invalid_{name}", field=name)
-    return int(raw)
-
-
 class AnomalyListView(AnomalyView):
     @extend_schema(
         operation_id="presence_anomalies_list",
@@ -292,32 +284,15 @@ class AnomalyListView(AnomalyView):
     )
     def get(self, request: Request) -> Response:
         q = request.query_params
-        qs = self.visible()
-        status = q.get("status")
-        if status is not None:
-            if status not in PresenceAnomaly.Status.values:
-                raise BadRequest("'status' must be open, cleared or reviewed.", "invalid_status", field="status")
-            qs = qs.filter(status=status)
-        code = q.get("code")
-        if code is not None:
-            if code not in PresenceAnomaly.Code.values:
-                raise BadRequest("Unknown anomaly 'code'.", "invalid_code", field="code")
-            qs = qs.filter(code=code)
-        place = _int(q.get("polling_place"), "polling_place")
-        if place is not None:
-            qs = qs.filter(polling_place_id=place)
-        election = _int(q.get("election"), "election")
-        if election is not None:
-            qs = qs.filter(election_id=election)
-        limit = _int(q.get("limit"), "limit", maximum=PAGE_MAX) or PAGE_DEFAULT
-        offset = _int(q.get("offset"), "offset") or 0
-        count = qs.count()
-        rows = list(qs.order_by("-detected_at", "-pk")[offset : offset + limit])
-        body: dict[str, Any] = {"count": count, "limit": limit, "offset": offset, "next": None}
-        if offset + limit < count:
-            nxt = q.copy()
-            nxt["offset"], nxt["limit"] = str(offset + limit), str(limit)
-            body["next"] = request.build_absolute_uri(f"{request.path}?{nxt.urlencode()}")
+        limit, offset = params.page(q, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        filters = {
+            "status": params.choice(q, "status", tuple(PresenceAnomaly.Status.values)),
+            "code": params.choice(q, "code", tuple(PresenceAnomaly.Code.values)),
+            "polling_place_id": params.identifier(q, "polling_place"),
+            "election_id": params.identifier(q, "election"),
+        }
+        qs = self.visible().filter(**{k: v for k, v in filters.items() if v is not None})
+        body, rows = params.paginated(request, qs.order_by("-detected_at", "-pk"), limit, offset)
         body["results"] = [anomaly_out(a) for a in rows]
         return Response(body, headers={"Cache-Control": "private, no-store"})
 
