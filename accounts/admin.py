@@ -11,7 +11,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from accounts import services
 from accounts.audit import Actor
 from accounts.models import (
     ApiSession,
@@ -25,26 +24,12 @@ from accounts.models import (
     User,
 )
 from accounts.net import client_ip
+from accounts.people import services
+from common.admin import ReadOnlyAdmin
 
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor(user=request.user, ip_address=client_ip(request), device="admin site")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown, never added, edited or deleted here; the actions (through the audited services) are for superusers."""
-
-    def has_manage_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_superuser)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(User)

@@ -11,7 +11,7 @@
 3. Closed loop, one thread per tablet (``requests``, one keep-alive connection each): every tablet checks its
    place's watchers in and out with fresh ``event_id``s, and 30 % of its posts repeat an earlier post (same
    ``event_id`` and body), as a tablet retrying after a lost answer would. Then the same tablets post to
-   ``/bench/ping/``. Then, if ``polling.sync`` exists, batches of 20 events through ``POST /api/v1/sync/``.
+   ``/bench/ping/``. Then, if ``polling.election_day.sync`` exists, batches of 20 events through ``POST /api/v1/sync/``.
 
 Usage: ``.venv/bin/python bench/checkins.py [--places N] [--tablets N] [--seconds S | --events N]``.
 
@@ -124,7 +124,7 @@ def configure_django(url: str, var_dir: Path) -> dict[str, str]:
     import django
 
     django.setup()
-    # The server logs at INFO, as in production: one line per check-in (polling.presence), to a file.
+    # The server logs at INFO, as in production: one line per check-in (polling.election_day.presence), to a file.
     return os.environ | {"LOG_LEVEL": "INFO"}
 
 
@@ -146,9 +146,10 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
     from django.conf import settings
     from shapely.geometry import Point, box
 
-    from accounts import credential_services, services
     from accounts.audit import Actor
+    from accounts.credentials import services as credential_services
     from accounts.models import Credential, Role, RoleGrant, User
+    from accounts.people import services
     from accounts.scopes import Scope
     from polling.models import County, Election, Jurisdiction, PollingPlace
 
@@ -595,15 +596,15 @@ def machine_facts(url: str) -> list[str]:
 
 def sync_available(port: int, tablet: Tablet) -> str | None:
     """None when ``POST /api/v1/sync/`` can be measured; otherwise why not."""
-    if importlib.util.find_spec("polling.sync") is None:
-        return "polling.sync does not exist yet"
+    if importlib.util.find_spec("polling.election_day.sync") is None:
+        return "polling.election_day.sync does not exist yet"
     import requests
 
     headers = {"Authorization": f"Bearer {tablet.bearer}", "X-Device-Id": tablet.device_id}
     body = {"sent_at": now_local(), "since": None, "events": []}
     r = requests.post(f"http://127.0.0.1:{port}/api/v1/sync/", json=body, headers=headers, timeout=30)
     if r.status_code in (404, 405):
-        return f"polling.sync exists but POST /api/v1/sync/ answers {r.status_code}"
+        return f"polling.election_day.sync exists but POST /api/v1/sync/ answers {r.status_code}"
     return None
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the public lookups: prints figures, asserts nothing about time (see bench/README.md).
 
-1. In process: the spatial index (``polling.spatial``) built on the Mississippi demo, ``precinct_at`` and
+1. In process: the spatial index (``polling.geography.spatial``) built on the Mississippi demo, ``precinct_at`` and
    ``zones_near`` on N deterministic points, and how their cost grows with 1x, 4x and 16x copies of the geography.
 2. PostGIS, the engine one would otherwise pick: the same precincts and entrances in a separate database, the
    equivalent queries through psycopg (one prepared statement per point, one connection), and the agreement of
@@ -287,8 +287,8 @@ def shifted_index(index: Any, copies: int) -> tuple[Any, float]:
     import shapely
 
     from polling import geometry
-    from polling.spatial import GeographyIndex, PrecinctEntry
-    from polling.zones import Zone
+    from polling.geography.spatial import GeographyIndex, PrecinctEntry
+    from polling.geography.zones import Zone
 
     side = math.isqrt(copies)
     precincts, boundaries, zones, names = [], [], [], {}
@@ -474,7 +474,7 @@ def bench_postgis(url: str, index: Any, pts: Points, precincts: list[Any], hits:
 
     section(f"PostGIS: {url}")
     ensure_pg_database(url)
-    from polling.spatial import REACH_BEYOND_LIMIT_M
+    from polling.geography.spatial import REACH_BEYOND_LIMIT_M
 
     reach = index.max_limit_m + REACH_BEYOND_LIMIT_M
     with psycopg.connect(url) as conn:
@@ -851,8 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"migrate + load_demo: {load_demo_in_process():.1f} s")
         import shapely
 
-        from polling import spatial
-        from polling.services import geography_version
+        from polling.geography import spatial
+        from polling.geography.services import geography_version
 
         version = geography_version()
         started = time.perf_counter()

@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("polling.urls")),
+    path("", include("polling.web.urls")),
 ]
 
 handler400 = "config.views.bad_request"

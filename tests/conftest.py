@@ -8,7 +8,7 @@ def _fresh_process_state():
 
     (Tests roll their writes back without raising the geography version, which no real write path can do.)
     """
-    from polling import spatial
+    from polling.geography import spatial
 
     spatial.reset_index()
     cache.clear()

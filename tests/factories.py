@@ -77,7 +77,7 @@ class PrecinctAssignmentFactory(factory.django.DjangoModelFactory):
 
 
 def _new_serial() -> str:
-    from accounts.signing import new_serial
+    from accounts.credentials.signing import new_serial
 
     return new_serial()
 

@@ -22,12 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
 from accounts.api.permissions import IsStaffAdmin, request_scope
 from accounts.authentication import WWW_AUTHENTICATE, request_actor
 from accounts.models import ApiSession, Device, Role, RoleGrant, User
 from accounts.net import client_ip
-from config.exceptions import BadRequest
+from accounts.people import selectors, services
+from common.api.errors import BadRequest
 from polling.models import County, Election, Jurisdiction, PollingPlace
 
 ERROR = OpenApiResponse(

@@ -1,5 +1,5 @@
 """Input and output shapes of the credentials API. Input serializers only parse and check types; the rules live in
-``accounts.credential_services``. Output serializers decide what each audience may see."""
+``accounts.credentials.services``. Output serializers decide what each audience may see."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts import signing
+from accounts.credentials import signing
 from accounts.models import Credential
 
 

@@ -31,15 +31,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import badges, signing
-from accounts import credential_selectors as selectors
-from accounts import credential_services as services
 from accounts.api import credential_serializers as ser
 from accounts.audit import Actor
 from accounts.authentication import request_actor
+from accounts.credentials import badges, selectors, services, signing
 from accounts.models import Credential
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
+from common.api.errors import BadRequest
 from polling.api import params
 from polling.api.views import PublicThrottle
 from polling.models import Election
@@ -464,7 +462,7 @@ class SigningKeysView(APIView):
         description=(
             "Ed25519 public keys (raw 32 bytes, base64) by key id. `active` signs new tokens; `verify_only` still "
             "verifies tokens already printed; `retired` no longer verifies (tokens signed with it are refused "
-            "as `unknown_key`). The token layout is documented in `accounts/signing.py`."
+            "as `unknown_key`). The token layout is documented in `accounts/credentials/signing.py`."
         ),
         auth=[],
         responses={200: OBJECT, 304: OpenApiResponse(description="Not modified."), 429: ERROR},

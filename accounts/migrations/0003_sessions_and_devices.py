@@ -6,7 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from config import append_only
+from common import append_only
 
 
 class Migration(migrations.Migration):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from config.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 
 class AuditEvent(AppendOnlyModel):

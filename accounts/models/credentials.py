@@ -1,7 +1,7 @@
 """Credentials for poll watchers and observers, and the Ed25519 keys that sign them.
 
 Credential holders never sign in. A commissioner (or state administrator) issues a credential; its signed token is
-printed as a QR code (``accounts.signing``) that poll-book tablets verify offline with the public keys.
+printed as a QR code (``accounts.credentials.signing``) that poll-book tablets verify offline with the public keys.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
+from polling.geography.zones import Zone
 from polling.models import PollingPlace, Precinct
-from polling.zones import Zone
 
 #: 6 decimals ≈ 0.1 m: the precision boundaries are published at.
 BOUNDARY_PRECISION = 6

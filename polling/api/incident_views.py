@@ -25,12 +25,12 @@ from rest_framework.views import APIView
 
 from accounts.authentication import request_actor
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
-from polling import incidents
+from common.api.errors import BadRequest
 from polling.api import params
-from polling.incident_services import incident_report, place_for_measuring
-from polling.incidents_models import DESCRIPTION_MAX_CHARS, Incident
+from polling.election_day import incidents
+from polling.election_day.incident_services import incident_report, place_for_measuring
 from polling.models import Election
+from polling.models.incidents import DESCRIPTION_MAX_CHARS, Incident
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 200

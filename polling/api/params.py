@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from config.exceptions import BadRequest
+from common.api.errors import BadRequest
 
 MAX_ACCURACY_M = 1000.0
 MAX_SIMPLIFY_M = 5000.0

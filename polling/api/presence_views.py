@@ -20,11 +20,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import credential_services
+from accounts.credentials import services as credential_services
 from accounts.models import ApiSession
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
-from polling import paper, presence
+from common.api.errors import BadRequest
+from polling.election_day import paper, presence
 from polling.models import Election, PollingPlace, PresenceEvent
 
 OBJECT = OpenApiTypes.OBJECT

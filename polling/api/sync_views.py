@@ -20,15 +20,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import credential_selectors
 from accounts.api.credential_views import REVOCATION_OVERLAP, public_keys
 from accounts.audit import audit_record
 from accounts.authentication import request_actor
+from accounts.credentials import selectors as credential_selectors
 from accounts.models import ApiSession
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
-from polling import presence, sync
+from common.api.errors import BadRequest
 from polling.api import params
+from polling.election_day import presence, sync
 from polling.models import PollingPlace, PresenceAnomaly, PresenceEvent
 
 OBJECT = OpenApiTypes.OBJECT

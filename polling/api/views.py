@@ -24,11 +24,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from config.exceptions import BadRequest
-from polling import geometry, spatial
+from common.api.errors import BadRequest
+from polling import geometry
 from polling.api import geojson, params
+from polling.geography import spatial
+from polling.geography.services import geography_version
 from polling.models import BufferRule, County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
-from polling.services import geography_version
 
 CACHE_SECONDS = 60
 logger = logging.getLogger(__name__)

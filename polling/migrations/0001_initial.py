@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import polling.fields
+import polling.models.fields
 import polling.models
 from decimal import Decimal
 from django.db import migrations, models
@@ -47,14 +47,14 @@ class Migration(migrations.Migration):
             name='County',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bbox_west', polling.fields.BoundField(side='west')),
-                ('bbox_south', polling.fields.BoundField(side='south')),
-                ('bbox_east', polling.fields.BoundField(side='east')),
-                ('bbox_north', polling.fields.BoundField(side='north')),
+                ('bbox_west', polling.models.fields.BoundField(side='west')),
+                ('bbox_south', polling.models.fields.BoundField(side='south')),
+                ('bbox_east', polling.models.fields.BoundField(side='east')),
+                ('bbox_north', polling.models.fields.BoundField(side='north')),
                 ('fips', models.CharField(max_length=5, unique=True, validators=[django.core.validators.RegexValidator('^\\d{5}$', 'A county FIPS code is exactly 5 digits, e.g. 28049.')])),
                 ('name', models.CharField(max_length=100)),
                 ('timezone', models.CharField(blank=True, help_text='Only where it differs from the state.', max_length=64, validators=[polling.models.validate_timezone])),
-                ('boundary', polling.fields.GeometryField(geom_types=('Polygon', 'MultiPolygon'))),
+                ('boundary', polling.models.fields.GeometryField(geom_types=('Polygon', 'MultiPolygon'))),
                 ('jurisdiction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='counties', to='polling.jurisdiction')),
             ],
             options={
@@ -82,15 +82,15 @@ class Migration(migrations.Migration):
             name='PollingPlace',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bbox_west', polling.fields.BoundField(side='west')),
-                ('bbox_south', polling.fields.BoundField(side='south')),
-                ('bbox_east', polling.fields.BoundField(side='east')),
-                ('bbox_north', polling.fields.BoundField(side='north')),
+                ('bbox_west', polling.models.fields.BoundField(side='west')),
+                ('bbox_south', polling.models.fields.BoundField(side='south')),
+                ('bbox_east', polling.models.fields.BoundField(side='east')),
+                ('bbox_north', polling.models.fields.BoundField(side='north')),
                 ('code', models.CharField(max_length=32, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._\\-/ ]{0,31}$', 'Use 1 to 32 letters, digits, spaces or . _ - / (starting with a letter or digit).')])),
                 ('name', models.CharField(max_length=200)),
                 ('address', models.CharField(max_length=300)),
-                ('location', polling.fields.GeometryField(geom_types=('Point',))),
-                ('building', polling.fields.GeometryField(blank=True, geom_types=('Polygon', 'MultiPolygon'), help_text='Outline of the building.', null=True)),
+                ('location', polling.models.fields.GeometryField(geom_types=('Point',))),
+                ('building', polling.models.fields.GeometryField(blank=True, geom_types=('Polygon', 'MultiPolygon'), help_text='Outline of the building.', null=True)),
                 ('accessibility_notes', models.TextField(blank=True)),
                 ('county', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='polling_places', to='polling.county')),
             ],
@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100)),
-                ('location', polling.fields.GeometryField(geom_types=('Point',))),
+                ('location', polling.models.fields.GeometryField(geom_types=('Point',))),
                 ('accessible', models.BooleanField(default=False, help_text='Usable by voters with disabilities.')),
                 ('in_use', models.BooleanField(default=True, help_text='Open to voters on election day.')),
                 ('polling_place', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entrances', to='polling.pollingplace')),
@@ -117,13 +117,13 @@ class Migration(migrations.Migration):
             name='Precinct',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bbox_west', polling.fields.BoundField(side='west')),
-                ('bbox_south', polling.fields.BoundField(side='south')),
-                ('bbox_east', polling.fields.BoundField(side='east')),
-                ('bbox_north', polling.fields.BoundField(side='north')),
+                ('bbox_west', polling.models.fields.BoundField(side='west')),
+                ('bbox_south', polling.models.fields.BoundField(side='south')),
+                ('bbox_east', polling.models.fields.BoundField(side='east')),
+                ('bbox_north', polling.models.fields.BoundField(side='north')),
                 ('code', models.CharField(max_length=32, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._\\-/ ]{0,31}$', 'Use 1 to 32 letters, digits, spaces or . _ - / (starting with a letter or digit).')])),
                 ('name', models.CharField(max_length=200)),
-                ('boundary', polling.fields.GeometryField(geom_types=('Polygon', 'MultiPolygon'))),
+                ('boundary', polling.models.fields.GeometryField(geom_types=('Polygon', 'MultiPolygon'))),
                 ('county', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='precincts', to='polling.county')),
             ],
             options={

@@ -19,10 +19,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts import services
 from accounts.audit import Actor
 from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
 from accounts.models import ApiSession, AuditEvent, Device, Role
+from accounts.people import services
 from tests.factories import (
     TEST_PASSWORD,
     CountyFactory,

@@ -14,8 +14,8 @@ from pypdf import PdfReader
 from rest_framework.test import APIClient
 from shapely.geometry import Point, box
 
-from accounts import credential_services as services
 from accounts.audit import Actor
+from accounts.credentials import services
 from accounts.models import AuditEvent, Credential, Role, RoleGrant, User
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory
 

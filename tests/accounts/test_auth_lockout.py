@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiSession, AuditEvent, LoginFailure
-from accounts.services import _lockout_seconds, login_retry_after
+from accounts.people.services import _lockout_seconds, login_retry_after
 from tests.accounts.conftest import PASSWORD
 
 TOKEN = "/api/v1/auth/token/"

@@ -11,8 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts import badges, signing
-from accounts import credential_services as services
+from accounts.credentials import badges, services, signing
 from accounts.models import AuditEvent, Credential
 from tests.accounts.credential_fixtures import (  # noqa: F401  (fixtures)
     ROLES,

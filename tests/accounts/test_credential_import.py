@@ -10,8 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from accounts import credential_services as services
 from accounts.audit import Actor
+from accounts.credentials import services
 from accounts.models import AuditEvent, Credential
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
 

@@ -10,9 +10,8 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.test import override_settings
 
-from accounts import credential_services as services
-from accounts import signing
 from accounts.audit import Actor
+from accounts.credentials import services, signing
 from accounts.models import AuditEvent, SigningKey
 from accounts.models.credentials import check_credential_key_encryption
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)

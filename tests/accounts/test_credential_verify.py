@@ -7,9 +7,8 @@ import datetime as dt
 
 import pytest
 
-from accounts import credential_services as services
-from accounts import signing
 from accounts.audit import Actor
+from accounts.credentials import services, signing
 from accounts.models import AuditEvent, Credential
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
 

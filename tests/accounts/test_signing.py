@@ -10,8 +10,8 @@ import segno
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accounts import signing
-from accounts.signing import Kind, Reason, ScopeType, TokenError
+from accounts.credentials import signing
+from accounts.credentials.signing import Kind, Reason, ScopeType, TokenError
 
 T0 = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -111,7 +111,7 @@ def demo():
     The index is per process and keyed by the geography version, which repeats after the database is flushed
     between transactional tests: reset it on both sides.
     """
-    from polling import spatial
+    from polling.geography import spatial
 
     spatial.reset_index()
     _restore_seed_data()
@@ -123,7 +123,7 @@ def demo():
 
 @pytest.fixture
 def empty_geography():
-    from polling import spatial
+    from polling.geography import spatial
 
     spatial.reset_index()
     yield

@@ -271,7 +271,7 @@ def precinct_post(precinct: Precinct, boundary: str) -> dict[str, object]:
 
 
 def test_posting_a_new_boundary_as_geojson_saves_it_and_its_bounding_box(admin_client, precinct):
-    from polling.services import geography_version
+    from polling.geography.services import geography_version
 
     version = geography_version()
     new = box(LON - 0.02, LAT - 0.015, LON + 0.005, LAT + 0.012)
@@ -318,7 +318,7 @@ def test_posting_an_invalid_boundary_shows_the_error_and_saves_nothing(admin_cli
 
 
 def test_deleting_through_the_admin_raises_the_geography_version(admin_client, precinct):
-    from polling.services import geography_version
+    from polling.geography.services import geography_version
 
     version = geography_version()
     response = admin_client.post(url("precinct", "delete", precinct.pk), {"post": "yes"})

@@ -15,9 +15,9 @@ from django.urls import reverse
 from PIL import Image
 from shapely.geometry import Point
 
-from polling.incidents_models import Incident
+from polling.geography.services import geography_version
 from polling.models import Jurisdiction, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
-from polling.services import geography_version
+from polling.models.incidents import Incident
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     commissioner,
     county,

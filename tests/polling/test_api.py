@@ -10,8 +10,8 @@ from geographiclib.geodesic import Geodesic
 from rest_framework.test import APIClient
 from shapely.geometry import MultiPolygon, Point, box
 
+from polling.geography.services import geography_version_bump
 from polling.models import County, Jurisdiction, PrecinctAssignment
-from polling.services import geography_version_bump
 from tests.factories import (
     CountyFactory,
     ElectionFactory,

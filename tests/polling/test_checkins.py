@@ -12,9 +12,9 @@ from unittest import mock
 
 import pytest
 
-from accounts import credential_services
+from accounts.credentials import services as credential_services
 from accounts.models import AuditEvent, Role
-from polling import presence
+from polling.election_day import presence
 from polling.models import Presence, PresenceEvent, PresenceLedger
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     _grant,

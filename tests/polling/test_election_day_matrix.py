@@ -30,13 +30,13 @@ from PIL import Image
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from accounts import credential_services
 from accounts.audit import Actor
+from accounts.credentials import services as credential_services
 from accounts.models import AuditEvent
-from polling import incidents
-from polling.incident_services import incident_report, place_for_measuring
-from polling.incidents_models import Incident
+from polling.election_day import incidents
+from polling.election_day.incident_services import incident_report, place_for_measuring
 from polling.models import Presence, PresenceAnomaly, PresenceEvent, PresenceLedger
+from polling.models.incidents import Incident
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     alabama,
     alabama_admin,

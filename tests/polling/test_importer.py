@@ -13,10 +13,10 @@ import shapely
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from polling import importer
-from polling.importer import GeographyImportError, import_geography
+from polling.geography import importer
+from polling.geography.importer import GeographyImportError, import_geography
+from polling.geography.services import geography_version
 from polling.models import County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
-from polling.services import geography_version
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from PIL import Image
 from shapely.geometry import Point
 
 from accounts.models import AuditEvent
-from polling.incidents_models import Incident
+from polling.models.incidents import Incident
 from tests.accounts.conftest import (  # noqa: F401 (fixtures)
     api,
     commissioner,

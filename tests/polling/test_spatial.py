@@ -14,7 +14,7 @@ import pytest
 import shapely
 from shapely.geometry import Point, shape
 
-from polling.spatial import GeographyIndex, PrecinctEntry, _reach_boxes
+from polling.geography.spatial import GeographyIndex, PrecinctEntry, _reach_boxes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mississippi"
 

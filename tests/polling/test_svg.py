@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from polling import geometry, svg
+from polling import geometry
+from polling.geometry import svg
 
 NS = "{http://www.w3.org/2000/svg}"
 JACKSON = (-90.2, 32.3)

@@ -17,10 +17,10 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import credential_services
 from accounts.audit import Actor
+from accounts.credentials import services as credential_services
 from accounts.models import AuditEvent, Role
-from polling import sync
+from polling.election_day import sync
 from polling.models import Presence, PresenceAnomaly, PresenceEvent
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     _grant,
@@ -544,7 +544,7 @@ def test_no_batch_of_any_shape_gets_a_5xx_or_a_partial_answer(tablet, events, se
 
 
 def test_the_answer_carries_the_scope_hashes_that_admit_long_place_lists_here(tablet, place, election, county):
-    from accounts import signing
+    from accounts.credentials import signing
 
     many = [place, *(PollingPlaceFactory(county=county, code=f"H-{i}") for i in range(signing.MAX_LISTED_PLACES))]
     holder = watcher(election, county, places=many)

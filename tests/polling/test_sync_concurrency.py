@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connection
 
-from polling import timeline
+from polling.election_day import timeline
 from polling.models import PresenceAnomaly
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     _grant,

@@ -6,8 +6,8 @@ import pytest
 from geographiclib.geodesic import Geodesic
 from shapely.geometry import Point, box
 
+from polling.geography.zones import zones_for
 from polling.models import BufferRule
-from polling.zones import zones_for
 from tests.factories import EntranceFactory, PollingPlaceFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import credential_services as services
 from accounts.audit import Actor
+from accounts.credentials import services
 from accounts.models import SigningKey
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from polling.importer import GeographyImportError, ImportResult, import_geography
+from polling.geography.importer import GeographyImportError, ImportResult, import_geography
 from polling.models import Election
 
 

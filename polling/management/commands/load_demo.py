@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from polling.importer import next_general_election_day
+from polling.geography.importer import next_general_election_day
 from polling.models import Election, Jurisdiction
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "mississippi"

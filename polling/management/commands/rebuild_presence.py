@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from polling import timeline
+from polling.election_day import timeline
 from polling.models import Election, PresenceEvent
 
 

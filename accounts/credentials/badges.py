@@ -15,7 +15,7 @@ from reportlab.lib.units import inch
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen import canvas
 
-from accounts import signing
+from accounts.credentials import signing
 from accounts.models import Credential
 
 PAGE = (4 * inch, 6 * inch)

@@ -10,9 +10,9 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from polling.incidents_models import Incident
+from polling.geography.zones import zones_for
 from polling.models import BufferRule, Election, Entrance, PollingPlace
-from polling.zones import zones_for
+from polling.models.incidents import Incident
 
 
 @dataclass(frozen=True)

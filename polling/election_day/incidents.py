@@ -21,8 +21,8 @@ from django.http import Http404
 from PIL import Image, ImageOps
 
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
-from polling.incidents_models import Incident
+from common.api.errors import BadRequest
+from polling.models.incidents import Incident
 
 #: Sniffed from the first bytes, never taken from the declared type or the file name.
 PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}

@@ -18,8 +18,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from accounts.models import ApiSession, Device, RoleGrant, User
+from accounts.people.services import may_administer_grant
 from accounts.scopes import Scope
-from accounts.services import may_administer_grant
 from polling.models import County, Election, Jurisdiction, PollingPlace
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from polling import views
+from polling.web import views
 
 urlpatterns = [
     path("map/", views.map_page, name="map"),

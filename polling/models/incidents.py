@@ -1,8 +1,8 @@
 """Incidents reported from polling places: what happened, where, and how far it was from the relevant zone.
 
-Append-only: an incident is written once by ``polling.incident_services.incident_report`` (with its audit event)
-and never edited. The zone figures are computed by the server with the exact geometry and stored with a snapshot of
-the rule they were measured against, so a later change of the rule does not rewrite what was reported.
+Append-only: an incident is written once by ``polling.election_day.incident_services.incident_report`` (with its audit
+event) and never edited. The zone figures are computed by the server with the exact geometry and stored with a snapshot
+of the rule they were measured against, so a later change of the rule does not rewrite what was reported.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models
 from django.db.models import Q
 
-from config.append_only import AppendOnlyModel
-from polling.models import Election, PollingPlace
+from common.append_only import AppendOnlyModel
+from polling.models.geography import Election, PollingPlace
 
 DESCRIPTION_MAX_CHARS = 4000
 

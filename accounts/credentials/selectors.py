@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts import signing
+from accounts.credentials import signing
 from accounts.models import Credential, SigningKey
 from accounts.scopes import Scope
 from polling.models import County, PollingPlace

@@ -21,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts import credential_services, signing
+from accounts.credentials import services as credential_services
+from accounts.credentials import signing
 from accounts.models import Credential, Device, User
-from polling import timeline
+from polling.election_day import timeline
 from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceLedger, PresenceRule
 
 logger = logging.getLogger(__name__)

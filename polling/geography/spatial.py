@@ -25,9 +25,9 @@ from django.db.models import Prefetch
 from shapely.geometry import Point
 
 from polling import geometry
+from polling.geography.services import geography_version
+from polling.geography.zones import Zone, zones_for
 from polling.models import BufferRule, County, Entrance, PollingPlace, Precinct
-from polling.services import geography_version
-from polling.zones import Zone, zones_for
 
 logger = logging.getLogger(__name__)
 

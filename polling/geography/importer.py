@@ -23,6 +23,7 @@ from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
+from polling.geography.services import geography_version_bump
 from polling.models import (
     MAX_SITE_RADIUS_M,
     POLYGONAL,
@@ -36,7 +37,6 @@ from polling.models import (
     code_validator,
     county_fips_validator,
 )
-from polling.services import geography_version_bump
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_ERRORS = 200

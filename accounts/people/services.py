@@ -1,8 +1,8 @@
 """State changes for people and access: signing in and out, second factor, tablets, sessions, users and roles.
 
 Every function is keyword-only and makes its change in one transaction together with its audit record. Scope
-checks (may this caller touch this object?) happen in the views through ``accounts.selectors``; the services check
-what only they can know (authority over a role, duplicates, state transitions).
+checks (may this caller touch this object?) happen in the views through ``accounts.people.selectors``; the
+services check what only they can know (authority over a role, duplicates, state transitions).
 
 Sign-in attempts are counted in the database (``LoginFailure``) so every server process shares one count per
 account and per client address. Each attempt first writes a "pending" row and only then counts the rows before it,
@@ -35,7 +35,7 @@ from accounts.audit import Actor, audit_record
 from accounts.authentication import DEVICE_SECRET_PREFIX, TOKEN_PREFIX, secret_hash
 from accounts.models import MFA_ROLES, ApiSession, Device, EnrolmentCode, LoginFailure, Role, RoleGrant, User
 from accounts.scopes import Scope
-from config.exceptions import BadRequest
+from common.api.errors import BadRequest
 from polling.models import Election, PollingPlace
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Every state change of credentials and signing keys, each in one transaction with its audit event; and the
 server's side of token verification (the same rules a tablet applies offline, plus revocation from the database).
 
-Callers authorize first (views use ``accounts.credential_selectors`` scoped to the caller); services validate and
+Callers authorize first (views use ``accounts.credentials.selectors`` scoped to the caller); services validate and
 write. Validation problems raise ``django.core.exceptions.ValidationError`` keyed by field.
 """
 
@@ -25,8 +25,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts import signing
 from accounts.audit import Actor, audit_record
+from accounts.credentials import signing
 from accounts.models import Credential, SigningKey
 from accounts.scopes import Scope
 from polling.models import County, Election, PollingPlace

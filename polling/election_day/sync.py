@@ -7,11 +7,11 @@ the tablet's time by the tablet's clock offset, and:
 - **refuses** (stores, does not apply) an event whose token cannot be trusted at all — malformed, unknown key, bad
   signature, unknown credential, another election or polling place — and an ``event_id`` reused for another event
   (not stored again);
-- **applies** every other event to the timeline from which the roster is derived (``polling.timeline``), and
-  records an **anomaly** for a commissioner's review when the server knows better than the tablet did: check-in after
-  revocation, outside the credential's validity or with the polls closed, a tablet clock off by more than a day —
-  or when the timeline does not add up: check-out without check-in, inside two polling places at once, quota
-  exceeded;
+- **applies** every other event to the timeline from which the roster is derived
+  (``polling.election_day.timeline``), and records an **anomaly** for a commissioner's review when the server knows
+  better than the tablet did: check-in after revocation, outside the credential's validity or with the polls closed, a
+  tablet clock off by more than a day — or when the timeline does not add up: check-out without check-in, inside two
+  polling places at once, quota exceeded;
 - answers **duplicate** for an event it already has (uploaded before, or sent online first).
 
 Clock: the batch carries ``sent_at``, the tablet's clock when it sent. ``offset = sent_at - server time``, and each
@@ -34,9 +34,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import credential_services, signing
+from accounts.credentials import services as credential_services
+from accounts.credentials import signing
 from accounts.models import Credential, Device, Role, RoleGrant, User
-from polling import presence, timeline
+from polling.election_day import presence, timeline
 from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
 
 logger = logging.getLogger(__name__)

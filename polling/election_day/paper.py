@@ -14,7 +14,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from polling import presence
+from polling.election_day import presence
 from polling.models import Election, PollingPlace, PresenceEvent
 
 LOG_HEADER = ["clock (HLC)", "local time", "event", "outcome", "reason", "serial", "holder", "kind", "appointed by",

@@ -1,0 +1,58 @@
+"""The polling app's tables, one module per concern; every model is importable from ``polling.models``.
+
+- ``geography``: jurisdictions and their buffer rules, counties, precincts, polling places, entrances, elections,
+  which polling place serves which precinct, and the geography version the spatial index is built for;
+- ``election_day``: presence quotas, the presence log, who is inside, timeline anomalies;
+- ``incidents``: reports from polling places with their measured zone status.
+
+Geometry is WGS84 lon/lat stored portably (``polling.models.fields``); exact zone geometry lives in
+``polling.geometry``.
+"""
+
+from polling.models.election_day import Presence, PresenceAnomaly, PresenceEvent, PresenceLedger, PresenceRule
+from polling.models.geography import (
+    MAX_BUFFER_FT,
+    MAX_SITE_RADIUS_M,
+    POLYGONAL,
+    Bounded,
+    BufferRule,
+    County,
+    Election,
+    Entrance,
+    GeographyVersion,
+    Jurisdiction,
+    PollingPlace,
+    Precinct,
+    PrecinctAssignment,
+    code_validator,
+    county_fips_validator,
+    state_code_validator,
+    validate_timezone,
+)
+from polling.models.incidents import Incident
+
+__all__ = [
+    "MAX_BUFFER_FT",
+    "MAX_SITE_RADIUS_M",
+    "POLYGONAL",
+    "Bounded",
+    "BufferRule",
+    "County",
+    "Election",
+    "Entrance",
+    "GeographyVersion",
+    "Incident",
+    "Jurisdiction",
+    "PollingPlace",
+    "Precinct",
+    "PrecinctAssignment",
+    "Presence",
+    "PresenceAnomaly",
+    "PresenceEvent",
+    "PresenceLedger",
+    "PresenceRule",
+    "code_validator",
+    "county_fips_validator",
+    "state_code_validator",
+    "validate_timezone",
+]
