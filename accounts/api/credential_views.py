@@ -12,7 +12,6 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -34,23 +33,19 @@ from rest_framework.views import APIView
 from accounts.api import credential_serializers as ser
 from accounts.audit import Actor
 from accounts.authentication import request_actor
-from accounts.credentials import badges, selectors, services, signing
+from accounts.credentials import badges, selectors, services
 from accounts.models import Credential
 from accounts.scopes import Scope
+from common.api import parsing
 from common.api.errors import BadRequest
-from polling.api import params
-from polling.api.views import PublicThrottle
+from common.api.schema import ERROR
+from common.api.throttles import PublicThrottle
 from polling.models import Election
 
 PAGE_DEFAULT, PAGE_MAX = 50, 500
 #: A revocation committed a little after another request read the list could carry an earlier ``revoked_at``:
 #: ``next_since`` overlaps by this much, and tablets de-duplicate by serial.
-REVOCATION_OVERLAP = timedelta(minutes=5)
 
-ERROR = OpenApiResponse(
-    response={"type": "object", "properties": {"detail": {"type": "string"}, "code": {"type": "string"}}},
-    description="Error: `detail` for people, a stable `code` for programs.",
-)
 OBJECT = OpenApiResponse(response=OpenApiTypes.OBJECT)
 FILTERS = [
     OpenApiParameter("election", OpenApiTypes.INT, description="Election id."),
@@ -124,11 +119,11 @@ def _filters(request: Request) -> dict[str, Any]:
     if q is not None and len(q) > 100:
         raise BadRequest("'q' is at most 100 characters.", "invalid_q", field="q")
     return {
-        "election": params.identifier(query, "election"),
-        "kind": params.choice(query, "kind", tuple(Credential.Kind.values)),
-        "status": params.choice(query, "status", ("active", "expired", "revoked")),
-        "county_fips": params.county_fips(query),
-        "polling_place": params.identifier(query, "polling_place"),
+        "election": parsing.identifier(query, "election"),
+        "kind": parsing.choice(query, "kind", tuple(Credential.Kind.values)),
+        "status": parsing.choice(query, "status", ("active", "expired", "revoked")),
+        "county_fips": parsing.county_fips(query),
+        "polling_place": parsing.identifier(query, "polling_place"),
         "q": q,
     }
 
@@ -149,7 +144,7 @@ class CredentialListView(CredentialView):
         responses={200: OBJECT, 400: ERROR, 401: ERROR, 403: ERROR},
     )
     def get(self, request: Request) -> Response:
-        limit, offset = params.page(request.query_params, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        limit, offset = parsing.page(request.query_params, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         now = timezone.now()
         qs = selectors.credential_list(self.scope, now=now, **_filters(request))
         count = qs.count()
@@ -432,22 +427,6 @@ class CredentialExportView(CredentialView):
         )
 
 
-def public_keys() -> dict[str, Any]:
-    """What a tablet needs to verify tokens offline (also part of the sync answer)."""
-    keys = [
-        {
-            "key_id": k.key_id,
-            "algorithm": "Ed25519",
-            "public_key": k.public_key,
-            "state": k.state,
-            "created_at": _iso(k.created_at),
-            "retired_at": _iso(k.retired_at),
-        }
-        for k in selectors.signing_keys_public()
-    ]
-    return {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}
-
-
 class SigningKeysView(APIView):
     """Public: the keys a tablet needs to verify tokens offline. No personal data."""
 
@@ -468,7 +447,7 @@ class SigningKeysView(APIView):
         responses={200: OBJECT, 304: OpenApiResponse(description="Not modified."), 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        body = public_keys()
+        body = selectors.public_keys()
         etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
         if etag in {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}:
@@ -508,7 +487,7 @@ class RevokedView(CredentialView):
         return Response(
             {
                 "generated_at": _iso(now),
-                "next_since": _iso(now - REVOCATION_OVERLAP),
+                "next_since": _iso(now - selectors.REVOCATION_OVERLAP),
                 "revoked": [{"serial": serial, "revoked_at": _iso(at)} for serial, at in rows],
             },
             headers={"Cache-Control": "private, no-cache"},
@@ -529,7 +508,7 @@ class ScopeHashesView(CredentialView):
         responses={200: OBJECT, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
     )
     def get(self, request: Request) -> Response:
-        place_id = params.identifier(request.query_params, "polling_place")
+        place_id = parsing.identifier(request.query_params, "polling_place")
         if place_id is None:
             raise BadRequest("'polling_place' is required.", "missing_parameter", field="polling_place")
         place = selectors.place_for_verifying(self.scope, place_id)

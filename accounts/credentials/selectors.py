@@ -19,6 +19,10 @@ from accounts.models import Credential, SigningKey
 from accounts.scopes import Scope
 from polling.models import County, PollingPlace
 
+#: A tablet asks for revocations since its last answer's ``next_since``, which lies this far back from the answer's
+#: time, so a revocation committed while the answer was being read is never missed.
+REVOCATION_OVERLAP = dt.timedelta(minutes=5)
+
 
 def credentials_visible(scope: Scope) -> QuerySet[Credential]:
     """Every credential the caller administers (none without an administrator's or commissioner's grant)."""
@@ -145,3 +149,23 @@ def scope_hashes_covering(place: PollingPlace, *, now: dt.datetime | None = None
 
 def signing_keys_public() -> QuerySet[SigningKey]:
     return SigningKey.objects.only("key_id", "public_key", "active", "created_at", "retired_at").order_by("key_id")
+
+
+def _utc_text(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def public_keys() -> dict[str, Any]:
+    """What a tablet needs to verify tokens offline (also part of the sync answer)."""
+    keys = [
+        {
+            "key_id": k.key_id,
+            "algorithm": "Ed25519",
+            "public_key": k.public_key,
+            "state": k.state,
+            "created_at": _utc_text(k.created_at),
+            "retired_at": _utc_text(k.retired_at),
+        }
+        for k in signing_keys_public()
+    ]
+    return {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}

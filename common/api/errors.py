@@ -1,6 +1,7 @@
 """One shape for every client error: JSON with ``detail`` (for people) and a stable ``code`` (for programs).
 
-Field-level problems add ``errors``: ``{field: [{"detail", "code"}]}``. Server errors never echo internals.
+Field-level problems add ``errors``: ``{field: [{"detail", "code"}]}``. Server errors never echo internals. A
+service's ``common.errors.DomainError`` is mapped to its HTTP status here, by its kind, and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from common.errors import DomainError, Kind
 
 #: DRF's default codes, renamed where a clearer stable name exists.
 _CODES = {
@@ -39,6 +43,40 @@ class BadRequest(exceptions.APIException):
             self.status_code = status_code
 
 
+#: The one mapping from a refusal's kind to an HTTP status.
+STATUS_FOR_KIND: dict[Kind, int] = {
+    Kind.INVALID: status.HTTP_400_BAD_REQUEST,
+    Kind.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    Kind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    Kind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    Kind.CONFLICT: status.HTTP_409_CONFLICT,
+    Kind.TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    Kind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    Kind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def domain_error_response(exc: DomainError, context: dict[str, Any]) -> Response:
+    """The answer to a service's refusal: its kind's status, ``detail``, ``code``, the field at fault, extras."""
+    status_code = STATUS_FOR_KIND[exc.kind]
+    body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
+    if exc.field:
+        body["errors"] = {exc.field: [{"detail": exc.detail, "code": exc.code}]}
+    body.update(exc.extra)
+    headers: dict[str, str] = {}
+    if exc.kind is Kind.UNAUTHENTICATED:
+        # As DRF does for its own 401s: name the scheme, or answer 403 where the view authenticates nobody.
+        view, request = context.get("view"), context.get("request")
+        header = view.get_authenticate_header(request) if view is not None and request is not None else None
+        if header:
+            headers["WWW-Authenticate"] = header
+        else:
+            status_code = status.HTTP_403_FORBIDDEN
+    if exc.kind is Kind.RATE_LIMITED and "retry_after_s" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after_s"])
+    return Response(body, status=status_code, headers=headers)
+
+
 def _flatten(errors: Any) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     if isinstance(errors, dict):
@@ -49,6 +87,9 @@ def _flatten(errors: Any) -> dict[str, list[dict[str, str]]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return domain_error_response(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -25,7 +25,9 @@ from rest_framework.views import APIView
 
 from accounts.authentication import request_actor
 from accounts.scopes import Scope
+from common.api import parsing
 from common.api.errors import BadRequest
+from common.api.paging import paginated
 from polling.api import params
 from polling.election_day import incidents
 from polling.election_day.incident_services import incident_report, place_for_measuring
@@ -190,17 +192,17 @@ class IncidentListView(IncidentView):
     )
     def get(self, request: Request) -> Response:
         query = request.query_params
-        limit, offset = params.page(query, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        limit, offset = parsing.page(query, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         qs: QuerySet[Incident] = incidents.incident_list(
             self.scope,
-            polling_place=params.identifier(query, "polling_place"),
-            election=params.identifier(query, "election"),
-            activity=params.choice(query, "activity", tuple(Incident.Activity.values)),
-            zone_status=params.choice(query, "zone_status", tuple(Incident.ZoneStatus.values)),
+            polling_place=parsing.identifier(query, "polling_place"),
+            election=parsing.identifier(query, "election"),
+            activity=parsing.choice(query, "activity", tuple(Incident.Activity.values)),
+            zone_status=parsing.choice(query, "zone_status", tuple(Incident.ZoneStatus.values)),
             since=_moment(query.get("since"), "since", required=False),
             until=_moment(query.get("until"), "until", required=False),
         )
-        body, rows = params.paginated(request, qs, limit, offset)
+        body, rows = paginated(request, qs, limit, offset)
         body["results"] = [incident_out(row) for row in rows]
         return Response(body)
 
@@ -224,9 +226,9 @@ class IncidentListView(IncidentView):
         if not hasattr(request.data, "get"):  # a JSON array, string, number or null
             raise BadRequest("The body must be a JSON object or a multipart form.", "invalid")
         fields = _Fields(request.data)
-        place_id = params.identifier(fields, "polling_place")  # type: ignore[arg-type]
+        place_id = parsing.identifier(fields, "polling_place")  # type: ignore[arg-type]
         _in(place_id, "polling_place")
-        activity = params.choice(fields, "activity", tuple(Incident.Activity.values))  # type: ignore[arg-type]
+        activity = parsing.choice(fields, "activity", tuple(Incident.Activity.values))  # type: ignore[arg-type]
         if activity is None:
             raise BadRequest("'activity' is required.", "missing_parameter", field="activity")
         lon, lat = params.coordinates(fields)  # type: ignore[arg-type]
@@ -243,7 +245,7 @@ class IncidentListView(IncidentView):
                 "description_too_long",
                 field="description",
             )
-        election_id = params.identifier(fields, "election")  # type: ignore[arg-type]
+        election_id = parsing.identifier(fields, "election")  # type: ignore[arg-type]
 
         assert place_id is not None
         place, election = self._where(place_id, election_id, occurred_at)

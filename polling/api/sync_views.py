@@ -20,14 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.credential_views import REVOCATION_OVERLAP, public_keys
 from accounts.audit import audit_record
 from accounts.authentication import request_actor
 from accounts.credentials import selectors as credential_selectors
 from accounts.models import ApiSession
 from accounts.scopes import Scope
+from common.api import parsing
 from common.api.errors import BadRequest
-from polling.api import params
+from common.api.paging import paginated
 from polling.election_day import presence, sync
 from polling.models import PollingPlace, PresenceAnomaly, PresenceEvent
 
@@ -190,8 +190,8 @@ class SyncView(APIView):
             },
             "roster": presence.roster_body(place, election),
             "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
-            "next_since": (now - REVOCATION_OVERLAP).isoformat(),
-            "keys": public_keys(),
+            "next_since": (now - credential_selectors.REVOCATION_OVERLAP).isoformat(),
+            "keys": credential_selectors.public_keys(),
             "scope_hashes": [
                 h | {"valid_until": h["valid_until"].isoformat()}
                 for h in credential_selectors.scope_hashes_covering(place, now=now)
@@ -284,15 +284,15 @@ class AnomalyListView(AnomalyView):
     )
     def get(self, request: Request) -> Response:
         q = request.query_params
-        limit, offset = params.page(q, default=PAGE_DEFAULT, maximum=PAGE_MAX)
+        limit, offset = parsing.page(q, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         filters = {
-            "status": params.choice(q, "status", tuple(PresenceAnomaly.Status.values)),
-            "code": params.choice(q, "code", tuple(PresenceAnomaly.Code.values)),
-            "polling_place_id": params.identifier(q, "polling_place"),
-            "election_id": params.identifier(q, "election"),
+            "status": parsing.choice(q, "status", tuple(PresenceAnomaly.Status.values)),
+            "code": parsing.choice(q, "code", tuple(PresenceAnomaly.Code.values)),
+            "polling_place_id": parsing.identifier(q, "polling_place"),
+            "election_id": parsing.identifier(q, "election"),
         }
         qs = self.visible().filter(**{k: v for k, v in filters.items() if v is not None})
-        body, rows = params.paginated(request, qs.order_by("-detected_at", "-pk"), limit, offset)
+        body, rows = paginated(request, qs.order_by("-detected_at", "-pk"), limit, offset)
         body["results"] = [anomaly_out(a) for a in rows]
         return Response(body, headers={"Cache-Control": "private, no-store"})
 

@@ -6,12 +6,10 @@ Thin views: parse and check the query (``params``), ask the spatial index or a s
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import zoneinfo
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -21,10 +19,12 @@ from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from common.api import parsing
 from common.api.errors import BadRequest
+from common.api.schema import ERROR
+from common.api.throttles import PublicThrottle
 from polling import geometry
 from polling.api import geojson, params
 from polling.geography import spatial
@@ -35,31 +35,6 @@ CACHE_SECONDS = 60
 logger = logging.getLogger(__name__)
 
 
-class PublicThrottle(SimpleRateThrottle):
-    """Per client address (taken through ``TRUSTED_PROXY_COUNT`` proxies only), shared across processes via the
-    cache (Redis in production)."""
-
-    scope = "public"
-
-    def get_rate(self) -> str:
-        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"]
-
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        ident = self.get_ident(request)
-        try:
-            address = ipaddress.ip_address(ident)
-        except ValueError:
-            address = None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
-            # One subscriber holds a whole /64: counting single IPv6 addresses would let it rotate past the limit.
-            ident = str(ipaddress.ip_network(f"{address}/64", strict=False))
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-ERROR = OpenApiResponse(
-    response={"type": "object", "properties": {"detail": {"type": "string"}, "code": {"type": "string"}}},
-    description="Error: `detail` for people, a stable `code` for programs.",
-)
 LAT = OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="Latitude, WGS84 degrees (-90..90).")
 LON = OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True, description="Longitude, WGS84 degrees (-180..180).")
 COUNTY = OpenApiParameter("county", OpenApiTypes.STR, description="5-digit county FIPS code, e.g. 28049.")
@@ -145,7 +120,7 @@ class LookupView(PublicView):
     )
     def get(self, request: Request) -> Response | HttpResponse:
         lon, lat = params.coordinates(request.query_params)
-        election_id = params.identifier(request.query_params, "election")
+        election_id = parsing.identifier(request.query_params, "election")
         hit = self.index().precinct_at(lon, lat)
         if hit is None:
             raise BadRequest("No precinct contains this point.", "no_precinct", status_code=404)
@@ -219,7 +194,7 @@ class ComplianceView(PublicView):
             return unchanged
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
-        activity = params.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
+        activity = parsing.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
         index = self.index()
         hits = index.zones_near(lon, lat, accuracy_m=accuracy, activity=activity)
         covered = index.precinct_at(lon, lat) is not None
@@ -277,7 +252,7 @@ def _bbox_filter(qs: QuerySet[Any], box: tuple[float, float, float, float] | Non
 
 
 def _page(request: Request, qs: QuerySet[Any], default: int, maximum: int) -> tuple[list[Any], dict[str, Any]]:
-    limit, offset = params.page(request.query_params, default=default, maximum=maximum)
+    limit, offset = parsing.page(request.query_params, default=default, maximum=maximum)
     rows = list(qs[offset : offset + limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
@@ -291,7 +266,7 @@ def _page(request: Request, qs: QuerySet[Any], default: int, maximum: int) -> tu
 
 
 def _county_filter(request: Request, qs: QuerySet[Any], field: str) -> QuerySet[Any]:
-    fips = params.county_fips(request.query_params)
+    fips = parsing.county_fips(request.query_params)
     return qs.filter(**{field: fips}) if fips else qs
 
 
@@ -428,7 +403,7 @@ class ZonesInBoxView(PublicView):
         box = params.bbox(request.query_params)
         if box is None:
             raise BadRequest("'bbox' is required.", "missing_parameter", field="bbox")
-        limit, _offset = params.page(request.query_params, default=100, maximum=300)
+        limit, _offset = parsing.page(request.query_params, default=100, maximum=300)
         index = self.index()
         ids = list(_bbox_filter(PollingPlace.objects.order_by("pk"), box).values_list("pk", flat=True)[: limit + 1])
         truncated = len(ids) > limit

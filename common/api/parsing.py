@@ -1,0 +1,125 @@
+"""Query and body values parsed one way for every endpoint: each bad value is a 400 with a stable ``code`` naming
+the field (``missing_parameter``, ``repeated_parameter``, ``not_a_number``, ``not_finite``, ``invalid_<name>``,
+``<name>_without_offset``, ``<name>_out_of_range``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+from django.http import QueryDict
+from django.utils.dateparse import parse_datetime
+
+from common.api.errors import BadRequest
+
+MAX_ID = 2**63 - 1
+#: Date-times outside these years are refused: converting year 1 or 9999 to UTC (as the database layer does) would
+#: overflow, and no election record is that old or that far ahead.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+MAX_DATETIME_CHARS = 40
+# ASCII decimal numbers only: float() would also take "1_0", full-width and other Unicode digits.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I)
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def number(params: QueryDict, name: str, *, required: bool) -> float | None:
+    """A finite decimal number given once; None when absent and not required."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
+        return None
+    if len(params.getlist(name)) > 1:
+        raise BadRequest(f"Give '{name}' once.", "repeated_parameter", field=name)
+    if not NUMBER.fullmatch(raw):
+        raise BadRequest(f"'{name}' must be a number; got {raw[:40]!r}.", "not_a_number", field=name)
+    value = float(raw)
+    if not math.isfinite(value):
+        raise BadRequest(f"'{name}' must be a finite number.", "not_finite", field=name)
+    return value
+
+
+def choice(params: QueryDict, name: str, choices: tuple[str, ...]) -> str | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        raise BadRequest(f"'{name}' must be one of {', '.join(choices)}.", f"invalid_{name}", field=name)
+    return raw
+
+
+def is_identifier(raw: Any) -> bool:
+    """A database id as text: 1 to 19 ASCII digits within a signed 64-bit integer, above zero."""
+    return isinstance(raw, str) and bool(_DIGITS.fullmatch(raw)) and 1 <= int(raw) <= MAX_ID
+
+
+def identifier(params: QueryDict, name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not is_identifier(raw):
+        raise BadRequest(f"'{name}' must be a positive whole number.", f"invalid_{name}", field=name)
+    return int(raw)
+
+
+def county_fips(params: QueryDict) -> str | None:
+    raw = params.get("county")
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"[0-9]{5}", raw):
+        raise BadRequest("'county' must be a 5-digit county FIPS code, e.g. 28049.", "invalid_county", field="county")
+    return raw
+
+
+def page(params: QueryDict, *, default: int, maximum: int) -> tuple[int, int]:
+    """``limit`` (1..maximum, ``default`` when absent) and ``offset``."""
+
+    def _int(name: str, fallback: int, lo: int, hi: int) -> int:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return fallback
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
+            raise BadRequest(f"'{name}' must be a whole number from {lo} to {hi}.", f"invalid_{name}", field=name)
+        return int(raw)
+
+    return _int("limit", default, 1, maximum), _int("offset", 0, 0, 10**9)
+
+
+def aware_datetime_or_none(raw: Any) -> dt.datetime | None:
+    """An ISO 8601 date-time with a UTC offset, within 2000-2099; None for anything else (any type, any text)."""
+    if not isinstance(raw, str) or len(raw) > MAX_DATETIME_CHARS:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        return None
+    if value is None or value.tzinfo is None or value.utcoffset() is None or not EARLIEST <= value < LATEST:
+        return None
+    return value
+
+
+def aware_datetime(raw: Any, name: str, *, required: bool) -> dt.datetime | None:
+    """Like ``aware_datetime_or_none``, but a bad value is a 400 saying what is wrong with it."""
+    if raw is None or raw == "":
+        if required:
+            raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
+        return None
+    value = aware_datetime_or_none(raw)
+    if value is not None:
+        return value
+    try:
+        parsed = parse_datetime(raw) if isinstance(raw, str) and len(raw) <= MAX_DATETIME_CHARS else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BadRequest(
+            f"'{name}' must be an ISO 8601 date and time, e.g. 2026-11-03T09:30:00-06:00.",
+            f"invalid_{name}",
+            field=name,
+        )
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise BadRequest(f"'{name}' must carry a UTC offset (e.g. -06:00 or Z).", f"{name}_without_offset", field=name)
+    raise BadRequest(f"'{name}' must be between the years 2000 and 2099.", f"{name}_out_of_range", field=name)

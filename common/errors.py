@@ -1,0 +1,81 @@
+"""Domain errors: what a service refuses, with a stable machine code. No HTTP here.
+
+A service raises ``DomainError(detail, code, field=…)``; the code must be registered in ``REFUSALS`` with its
+``Kind`` (what sort of refusal it is). The API maps kinds to HTTP statuses in one place (``common.api.errors``), so
+the same refusal reads the same from every endpoint, and a code no program has been told about cannot slip out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """What sort of refusal a code is; the API turns each into one HTTP status."""
+
+    INVALID = "invalid"  # the input is wrong
+    UNAUTHENTICATED = "unauthenticated"  # who is asking is not established
+    FORBIDDEN = "forbidden"  # the caller may not do this
+    NOT_FOUND = "not_found"  # nothing the caller may see by that name
+    CONFLICT = "conflict"  # the input is right but the state forbids it now
+    TOO_LARGE = "too_large"  # the input is over a size limit
+    RATE_LIMITED = "rate_limited"  # too many attempts; retry later
+    UNAVAILABLE = "unavailable"  # a prerequisite of the service is missing (e.g. no signing key)
+
+
+#: Every stable code a service refuses with, and its kind. Codes are part of the contract (docs/api.md): add, never
+#: rename. Parameter-parsing codes of the API (``missing_parameter``, ``invalid_<name>`` …) live with the parser.
+REFUSALS: dict[str, Kind] = {
+    # generic
+    "invalid": Kind.INVALID,
+    "not_found": Kind.NOT_FOUND,
+    "permission_denied": Kind.FORBIDDEN,
+    # accounts: sign-in, second factor, sessions, tablets, role grants
+    "invalid_credentials": Kind.UNAUTHENTICATED,
+    "too_many_attempts": Kind.RATE_LIMITED,
+    "otp_required": Kind.UNAUTHENTICATED,
+    "otp_enrolment_required": Kind.FORBIDDEN,
+    "otp_not_required": Kind.INVALID,
+    "otp_already_confirmed": Kind.CONFLICT,
+    "otp_invalid": Kind.INVALID,
+    "no_active_role": Kind.FORBIDDEN,
+    "tablet_required": Kind.FORBIDDEN,
+    "tablet_invalid": Kind.UNAUTHENTICATED,
+    "not_assigned_here": Kind.FORBIDDEN,
+    "invalid_enrolment_code": Kind.INVALID,
+    "enrolment_code_used": Kind.INVALID,
+    "enrolment_code_expired": Kind.INVALID,
+    "cannot_grant_role": Kind.FORBIDDEN,
+    "insufficient_authority": Kind.FORBIDDEN,
+    "self_grant": Kind.INVALID,
+    "user_disabled": Kind.INVALID,
+    "duplicate_grant": Kind.CONFLICT,
+    "cannot_disable_self": Kind.INVALID,
+}
+
+
+def register(code: str, kind: Kind) -> str:
+    """Add a code to the registry (for a concern that keeps its codes beside its service); returns the code."""
+    known = REFUSALS.setdefault(code, kind)
+    if known is not kind:
+        raise ValueError(f"refusal code {code!r} is already registered as {known}")
+    return code
+
+
+class DomainError(Exception):
+    """A refusal: ``detail`` for people, ``code`` (registered in ``REFUSALS``) for programs, optionally the ``field``
+    at fault and ``extra`` members for the answer (e.g. ``retry_after_s``)."""
+
+    def __init__(
+        self, detail: str, code: str, *, field: str | None = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        if code not in REFUSALS:
+            raise ValueError(f"unregistered refusal code {code!r}: add it to common.errors.REFUSALS")
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.kind = REFUSALS[code]
+        self.field = field
+        self.extra = dict(extra or {})
