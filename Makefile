@@ -63,6 +63,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	SECRET_KEY=lint-only-0123456789abcdefghijklmnopqrstuv ALLOWED_HOSTS=localhost $(PY) manage.py makemigrations --check --dry-run
 
 format: install

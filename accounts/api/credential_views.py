@@ -40,6 +40,7 @@ from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.schema import ERROR
 from common.api.throttles import PublicThrottle
+from polling.geography import selectors as geography_selectors
 from polling.models import Election
 
 PAGE_DEFAULT, PAGE_MAX = 50, 500
@@ -301,7 +302,7 @@ class CredentialBadgeView(CredentialView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         credential = _printable(self.scope, pk)
         token = _token(credential)
-        pdf = badges.badge_pdf(credential, token, zone=services.local_zone(credential.county))
+        pdf = badges.badge_pdf(credential, token, zone=geography_selectors.local_zone(credential.county))
         headers = PRIVATE | {"Content-Disposition": f'inline; filename="credential-{credential.serial}.pdf"'}
         return HttpResponse(pdf, content_type="application/pdf", headers=headers)
 
@@ -398,7 +399,7 @@ class CredentialExportView(CredentialView):
             writer.writerow(services.CSV_COLUMNS)
             yield flush()
             for c in qs.iterator(chunk_size=500):
-                zone = services.local_zone(c.county)
+                zone = geography_selectors.local_zone(c.county)
                 writer.writerow(
                     [
                         c.serial,

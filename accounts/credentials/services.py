@@ -29,6 +29,7 @@ from accounts.audit import Actor, audit_record
 from accounts.credentials import signing
 from accounts.models import Credential, SigningKey
 from accounts.scopes import Scope
+from polling.geography.selectors import election_day_bounds, local_zone, upcoming_election
 from polling.models import County, Election, PollingPlace
 
 KIND_CODES = {
@@ -204,18 +205,6 @@ def snapshot(credential: Credential, place_ids: Sequence[int] | None = None) -> 
     }
 
 
-def local_zone(county: County) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(county.timezone or county.jurisdiction.timezone)
-
-
-def election_day(election: Election, county: County) -> tuple[dt.datetime, dt.datetime]:
-    """Local midnight to midnight of election day: the default validity."""
-    zone = local_zone(county)
-    start = dt.datetime.combine(election.date, dt.time(0), tzinfo=zone)
-    end = dt.datetime.combine(election.date + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
 def _clean_name(value: str) -> str:
     return " ".join(value.split())
 
@@ -284,7 +273,7 @@ def _prepare(req: IssueRequest, *, now: dt.datetime, bulk: bool = False) -> tupl
 
     valid_from, valid_until = req.valid_from, req.valid_until
     if county is not None and (valid_from is None or valid_until is None):
-        day_start, day_end = election_day(req.election, county)
+        day_start, day_end = election_day_bounds(req.election, county)
         valid_from = valid_from or day_start
         valid_until = valid_until or day_end
     for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
@@ -658,16 +647,6 @@ class Verdict:
     detail: str
     credential: Credential | None = None
     election: Election | None = None
-
-
-def upcoming_election(place: PollingPlace, at: dt.datetime) -> Election | None:
-    """The election a polling place is serving at ``at``: the first of its state on or after that local date."""
-    today = at.astimezone(local_zone(place.county)).date()
-    return (
-        Election.objects.filter(jurisdiction_id=place.county.jurisdiction_id, date__gte=today)
-        .order_by("date", "pk")
-        .first()
-    )
 
 
 _DETAILS = {

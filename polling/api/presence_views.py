@@ -20,11 +20,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.credentials import services as credential_services
 from accounts.models import ApiSession
 from accounts.scopes import Scope
 from common.api.errors import BadRequest
 from polling.election_day import paper, presence
+from polling.geography import selectors as geography_selectors
 from polling.models import Election, PollingPlace, PresenceEvent
 
 OBJECT = OpenApiTypes.OBJECT
@@ -168,7 +168,7 @@ def _election(request: Request, place: PollingPlace) -> Election:
             raise BadRequest("'election' must be an election id.", "invalid", field="election")
         election = Election.objects.filter(pk=int(raw), jurisdiction_id=place.county.jurisdiction_id).first()
     else:
-        election = credential_services.upcoming_election(place, timezone.now())
+        election = geography_selectors.upcoming_election(place, timezone.now())
     if election is None:
         raise BadRequest("No such election at this polling place.", "no_election", status_code=404)
     return election

@@ -25,6 +25,7 @@ from accounts.credentials import services as credential_services
 from accounts.credentials import signing
 from accounts.models import Credential, Device, User
 from polling.election_day import timeline
+from polling.geography import selectors as geography_selectors
 from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceLedger, PresenceRule
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def clock_offset(sent_at: dt.datetime, received_at: dt.datetime) -> dt.timedelta
 
 def polls_open_at(election: Election, place: PollingPlace, at: dt.datetime) -> bool:
     """Whether ``at`` falls on election day between the polls' opening and closing, in the county's local time."""
-    local = at.astimezone(credential_services.local_zone(place.county))
+    local = at.astimezone(geography_selectors.local_zone(place.county))
     return local.date() == election.date and election.polls_open <= local.time() < election.polls_close
 
 
@@ -275,7 +276,7 @@ def election_for(place: PollingPlace, elections: set[int], at: dt.datetime) -> E
     place's upcoming election on that local date if it is among them, else the latest of them."""
     if not elections:
         return None
-    upcoming = credential_services.upcoming_election(place, at)
+    upcoming = geography_selectors.upcoming_election(place, at)
     if upcoming is not None and upcoming.pk in elections:
         return upcoming
     return Election.objects.filter(pk__in=elections).order_by("-date", "-pk").first()

@@ -38,6 +38,7 @@ from accounts.credentials import services as credential_services
 from accounts.credentials import signing
 from accounts.models import Credential, Device, Role, RoleGrant, User
 from polling.election_day import presence, timeline
+from polling.geography import selectors as geography_selectors
 from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def sync_upload(
     # A difference within CLOCK_TOLERANCE is the upload's transit time, not a wrong clock: the tablet's times stand.
     offset = presence.clock_offset(sent_at, received_at)
     skewed = abs(offset) > MAX_SKEW
-    zone = credential_services.local_zone(polling_place.county)
+    zone = geography_selectors.local_zone(polling_place.county)
     election_on: dict[dt.date, Election | None] = {}
     for item in items:
         item.effective_at = min(item.occurred_at - offset, received_at)

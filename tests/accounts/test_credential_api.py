@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.credentials import badges, services, signing
 from accounts.models import AuditEvent, Credential
+from polling.geography import selectors as geography_selectors
 from tests.accounts.credential_fixtures import (  # noqa: F401  (fixtures)
     ROLES,
     audit_actions,
@@ -175,7 +176,7 @@ def test_validity_defaults_to_election_day_in_local_time(world):
     )
     assert response.status_code == 201, response.content
     credential = Credential.objects.get(pk=response.json()["id"])
-    local = credential.valid_from.astimezone(services.local_zone(w.rankin))
+    local = credential.valid_from.astimezone(geography_selectors.local_zone(w.rankin))
     assert local.date() == w.general.date and local.time() == dt.time(0)
     assert credential.valid_until - credential.valid_from in (
         dt.timedelta(hours=24),

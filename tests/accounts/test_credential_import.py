@@ -13,6 +13,7 @@ from django.test import override_settings
 from accounts.audit import Actor
 from accounts.credentials import services
 from accounts.models import AuditEvent, Credential
+from polling.geography import selectors as geography_selectors
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_a_good_file_issues_every_row_with_one_event_each_and_a_summary(world):
     # Times without an offset are the county's local time (Central: UTC-6 in November).
     assert henry.valid_from == dt.datetime(2030, 11, 5, 12, 0, tzinfo=dt.UTC)
     moses = Credential.objects.get(holder_name="Bob Moses")
-    assert moses.valid_from.astimezone(services.local_zone(w.hinds)).date() == w.general.date
+    assert moses.valid_from.astimezone(geography_selectors.local_zone(w.hinds)).date() == w.general.date
     assert [p.code for p in Credential.objects.get(holder_name="Clara Luper").polling_places.all()] == ["A2"]
     issues = AuditEvent.objects.filter(action="credential.issue")
     assert issues.count() == 3 and all(e.actor_id == w.commissioner.pk for e in issues)

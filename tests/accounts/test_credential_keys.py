@@ -14,13 +14,14 @@ from accounts.audit import Actor
 from accounts.credentials import services, signing
 from accounts.models import AuditEvent, SigningKey
 from accounts.models.credentials import check_credential_key_encryption
+from polling.geography import selectors as geography_selectors
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
 
 def noon(w) -> dt.datetime:
-    return dt.datetime.combine(w.general.date, dt.time(12), tzinfo=services.local_zone(w.hinds))
+    return dt.datetime.combine(w.general.date, dt.time(12), tzinfo=geography_selectors.local_zone(w.hinds))
 
 
 def check(w, token) -> str | None:

@@ -10,6 +10,7 @@ import pytest
 from accounts.audit import Actor
 from accounts.credentials import services, signing
 from accounts.models import AuditEvent, Credential
+from polling.geography import selectors as geography_selectors
 from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ URL = "/api/v1/credentials/verify/"
 
 def election_noon(w) -> dt.datetime:
     """Midday of the general election, inside the default validity of a credential for it."""
-    return dt.datetime.combine(w.general.date, dt.time(12), tzinfo=services.local_zone(w.hinds))
+    return dt.datetime.combine(w.general.date, dt.time(12), tzinfo=geography_selectors.local_zone(w.hinds))
 
 
 def raw_of(token: str) -> bytearray:
@@ -153,7 +154,7 @@ def test_a_token_for_another_election_is_refused(world):
     w = world
     runoff = issue(w, election=w.runoff)
     token = services.credential_token(runoff)
-    on_runoff_day = dt.datetime.combine(w.runoff.date, dt.time(12), tzinfo=services.local_zone(w.hinds))
+    on_runoff_day = dt.datetime.combine(w.runoff.date, dt.time(12), tzinfo=geography_selectors.local_zone(w.hinds))
     # Explicitly for the general election, at a time the runoff credential is valid.
     assert reason(w.worker, token, w.a1, at=on_runoff_day, election=w.general.pk) == "wrong_election"
     # By default the place's upcoming election: on general-election day, that is the general election.

@@ -15,6 +15,7 @@ import pytest
 from accounts.credentials import services as credential_services
 from accounts.models import AuditEvent, Role
 from polling.election_day import presence
+from polling.geography import selectors as geography_selectors
 from polling.models import Presence, PresenceEvent, PresenceLedger
 from tests.accounts.conftest import (  # noqa: F401  (fixtures)
     _grant,
@@ -53,7 +54,7 @@ def local(election: Any, hour: int, minute: int = 0) -> dt.datetime:
 
 def watcher(election: Any, county: Any, *, places: list | None = None, valid_on: Any = None, **fields: Any) -> Any:
     """A credential valid all of election day (of ``valid_on``, by default ``election``) in local time."""
-    start, end = credential_services.election_day(valid_on or election, county)
+    start, end = geography_selectors.election_day_bounds(valid_on or election, county)
     fields = {"valid_from": start, "valid_until": end} | fields
     return CredentialFactory(election=election, county=county, polling_places=places or [], **fields)
 
@@ -420,7 +421,7 @@ def test_who_may_read_the_roster(place, other_place, election, county, commissio
 
 @pytest.mark.django_db
 def test_a_holder_inside_can_check_out_after_polls_close_or_revocation(tablet_client, place, election, county):
-    start, _ = credential_services.election_day(election, county)
+    start, _ = geography_selectors.election_day_bounds(election, county)
     late = watcher(election, county, valid_from=start, valid_until=local(election, 18))
     revoked_later = watcher(election, county)
     for credential in (late, revoked_later):
