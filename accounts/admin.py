@@ -24,7 +24,7 @@ from accounts.models import (
     User,
 )
 from accounts.net import client_ip
-from accounts.people import services
+from accounts.people import grants, sessions, tablets, users
 from common.admin import ReadOnlyAdmin
 
 
@@ -43,18 +43,18 @@ class AuditedUserAdmin(UserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         before = None
         if change:
-            before = services.user_snapshot(User.objects.get(pk=obj.pk))
+            before = users.user_snapshot(User.objects.get(pk=obj.pk))
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            services.user_changed(actor=_actor(request), user=obj, before=before, password_changed=not change)
+            users.user_changed(actor=_actor(request), user=obj, before=before, password_changed=not change)
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         with transaction.atomic():
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 302:
                 user = User.objects.get(pk=id)
-                services.user_changed(
-                    actor=_actor(request), user=user, before=services.user_snapshot(user), password_changed=True
+                users.user_changed(
+                    actor=_actor(request), user=user, before=users.user_snapshot(user), password_changed=True
                 )
         return response
 
@@ -70,7 +70,7 @@ class RoleGrantAdmin(ReadOnlyAdmin):
     @admin.action(description="End the selected role grants", permissions=["manage"])
     def end_grants(self, request: HttpRequest, queryset: QuerySet[RoleGrant]) -> None:
         for grant in queryset.filter(ended_at__isnull=True):
-            services.grant_end(actor=_actor(request), grant=grant)
+            grants.grant_end(actor=_actor(request), grant=grant)
         self.message_user(request, "The selected grants have ended.", messages.SUCCESS)
 
 
@@ -86,7 +86,7 @@ class DeviceAdmin(ReadOnlyAdmin):
     @admin.action(description="Revoke the selected tablets (ends their sessions)", permissions=["manage"])
     def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(revoked_at__isnull=True):
-            services.device_revoke(
+            tablets.device_revoke(
                 actor=_actor(request), device=device, reason=f"Revoked in the admin site by {request.user}"
             )
         self.message_user(request, "The selected tablets are revoked.", messages.SUCCESS)
@@ -104,7 +104,7 @@ class ApiSessionAdmin(ReadOnlyAdmin):
     @admin.action(description="End the selected sessions", permissions=["manage"])
     def end_sessions(self, request: HttpRequest, queryset: QuerySet[ApiSession]) -> None:
         for session in queryset.filter(ended_at__isnull=True):
-            services.session_end(actor=_actor(request), session=session)
+            sessions.session_end(actor=_actor(request), session=session)
         self.message_user(request, "The selected sessions have ended.", messages.SUCCESS)
 
 

@@ -107,7 +107,7 @@ def request_actor(request: Any) -> Actor:
     )
 
 
-class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Describes ``TokenAuthentication`` in the OpenAPI schema."""
 
     target_class = TokenAuthentication

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 def client_ip(request: HttpRequest) -> str | None:
     """REMOTE_ADDR, or with ``TRUSTED_PROXY_COUNT`` = n > 0 the n-th address from the right of X-Forwarded-For
     (the one our outermost trusted proxy saw). Addresses a client adds on the left earn nothing."""
-    trusted = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES")
+    trusted = proxies if isinstance(proxies, int) else 0  # an int (settings.env_int) or absent
     remote = request.META.get("REMOTE_ADDR") or None
     if trusted:
         hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]

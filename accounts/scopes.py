@@ -29,16 +29,23 @@ class Scope:
     def for_user(cls, user: Any) -> Scope:
         if user is None or not user.is_authenticated or not user.is_active:
             return cls(user_id=None)
-        jurisdictions, counties, places, managed, roles = set(), set(), set(), set(), set()
+        jurisdictions: set[int] = set()
+        counties: set[int] = set()
+        places: set[tuple[int, int]] = set()
+        managed: set[tuple[int, int]] = set()
+        roles: set[str] = set()
         for grant in RoleGrant.objects.filter(user=user, ended_at__isnull=True).only(
             "role", "jurisdiction_id", "county_id", "polling_place_id", "election_id"
         ):
             roles.add(grant.role)
+            # The constraint ``accounts_grant_scope_matches_role`` keeps each role's scope ids set.
             if grant.role == Role.STATE_ADMIN:
-                jurisdictions.add(grant.jurisdiction_id)
+                if grant.jurisdiction_id is not None:
+                    jurisdictions.add(grant.jurisdiction_id)
             elif grant.role == Role.COMMISSIONER:
-                counties.add(grant.county_id)
-            else:
+                if grant.county_id is not None:
+                    counties.add(grant.county_id)
+            elif grant.polling_place_id is not None and grant.election_id is not None:
                 places.add((grant.polling_place_id, grant.election_id))
                 if grant.role == Role.POLL_MANAGER:
                     managed.add((grant.polling_place_id, grant.election_id))

@@ -147,9 +147,10 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
     from shapely.geometry import Point, box
 
     from accounts.audit import Actor
-    from accounts.credentials import services as credential_services
+    from accounts.credentials import issuing, keys
     from accounts.models import Credential, Role, RoleGrant, User
-    from accounts.people import services
+    from accounts.people import grants, sessions
+    from accounts.people import tablets as tablet_services
     from accounts.scopes import Scope
     from polling.models import County, Election, Jurisdiction, PollingPlace
 
@@ -175,10 +176,10 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
     admin = User.objects.create_user("bench_admin")  # no password: nobody signs in with it
     RoleGrant.objects.create(user=admin, role=Role.STATE_ADMIN, jurisdiction=ms)
     commissioner = User.objects.create_user("bench_commissioner", first_name="Bench", last_name="Commissioner")
-    services.grant_create(
+    grants.grant_create(
         actor=Actor(user=admin), scope=Scope.for_user(admin), user=commissioner, role=Role.COMMISSIONER, county=county
     )
-    credential_services.signing_key_rotate(actor=Actor(user=admin))
+    keys.signing_key_rotate(actor=Actor(user=admin))
     by_commissioner = Actor(user=commissioner, ip_address="127.0.0.1")
     scope = Scope.for_user(commissioner)
 
@@ -186,9 +187,9 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
     for place in places:
         tokens[place.pk] = []
         for j in range(WATCHERS_PER_PLACE):
-            credential = credential_services.credential_issue(
+            credential = issuing.credential_issue(
                 actor=by_commissioner,
-                request=credential_services.IssueRequest(
+                request=issuing.IssueRequest(
                     kind=Credential.Kind.POLL_WATCHER,
                     holder_name=f"Watcher {place.code} {j + 1}",
                     election=election,
@@ -198,13 +199,13 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
                     appointed_by_name=PARTIES[j % len(PARTIES)],
                 ),
             )
-            tokens[place.pk].append(credential_services.credential_token(credential))
+            tokens[place.pk].append(issuing.credential_token(credential))
 
     tablets = []
     for i in range(n_tablets):
         place = places[i % n_places]
         worker = User.objects.create_user(f"bench_worker_{i + 1:03d}", first_name="Worker", last_name=str(i + 1))
-        services.grant_create(
+        grants.grant_create(
             actor=by_commissioner,
             scope=scope,
             user=worker,
@@ -212,11 +213,11 @@ def seed(n_places: int, n_tablets: int) -> tuple[list[Tablet], str]:
             polling_place=place,
             election=election,
         )
-        _, code = services.enrolment_code_create(
+        _, code = tablet_services.enrolment_code_create(
             actor=by_commissioner, polling_place=place, label=f"Table {i + 1}", election=election
         )
-        device, _secret = services.device_enrol(code=code, ip="127.0.0.1")
-        issued = services.session_open(
+        device, _secret = tablet_services.device_enrol(code=code, ip="127.0.0.1")
+        issued = sessions.session_open(
             actor=Actor(user=worker, ip_address="127.0.0.1", device=str(device.pk)),
             user=worker,
             client_device_id=device.pk,

@@ -36,7 +36,7 @@ REFUSALS: dict[str, Kind] = {
     "invalid_credentials": Kind.UNAUTHENTICATED,
     "too_many_attempts": Kind.RATE_LIMITED,
     "otp_required": Kind.UNAUTHENTICATED,
-    "otp_enrolment_required": Kind.FORBIDDEN,
+    "otp_enrolment_required": Kind.UNAUTHENTICATED,
     "otp_not_required": Kind.INVALID,
     "otp_already_confirmed": Kind.CONFLICT,
     "otp_invalid": Kind.INVALID,
@@ -51,8 +51,40 @@ REFUSALS: dict[str, Kind] = {
     "insufficient_authority": Kind.FORBIDDEN,
     "self_grant": Kind.INVALID,
     "user_disabled": Kind.INVALID,
-    "duplicate_grant": Kind.CONFLICT,
+    "duplicate_grant": Kind.INVALID,
     "cannot_disable_self": Kind.INVALID,
+    "otp_already_enrolled": Kind.CONFLICT,
+    "otp_enrolment_expired": Kind.INVALID,
+    "election_mismatch": Kind.INVALID,
+    # accounts: credentials and signing keys
+    "already_revoked": Kind.CONFLICT,
+    "credential_revoked": Kind.CONFLICT,
+    "credential_expired": Kind.CONFLICT,
+    "signing_key_unavailable": Kind.UNAVAILABLE,
+    "signing_key_not_found": Kind.NOT_FOUND,
+    "signing_key_active": Kind.CONFLICT,
+    "signing_key_retired": Kind.CONFLICT,
+    "signing_key_ids_exhausted": Kind.UNAVAILABLE,
+    "file_too_large": Kind.TOO_LARGE,
+    "invalid_csv": Kind.INVALID,
+    "not_utf8": Kind.INVALID,
+    "empty": Kind.INVALID,
+    # election day: check-in and check-out (a refused event is stored and answered 200 with its reason, a full
+    # quota 409, a reused event id 422), the roster, presence anomalies, incidents
+    "polls_closed": Kind.CONFLICT,
+    "quota_full": Kind.CONFLICT,
+    "event_id_reused": Kind.CONFLICT,
+    "no_election": Kind.NOT_FOUND,
+    "already_reviewed": Kind.CONFLICT,
+    "invalid_photo": Kind.INVALID,
+    "photo_too_large": Kind.TOO_LARGE,
+    "unknown_polling_place": Kind.INVALID,
+    "unknown_election": Kind.INVALID,
+    "too_far_from_polling_place": Kind.INVALID,
+    "missing_parameter": Kind.INVALID,  # also the parser's; an incident's election when its reporter works several
+    # polling: the public lookup
+    "no_precinct": Kind.NOT_FOUND,
+    "election_not_found": Kind.NOT_FOUND,
 }
 
 

@@ -93,7 +93,7 @@ else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
+        "NAME": str(VAR_DIR / "db.sqlite3"),
         # Keep connections: reopening re-runs the PRAGMAs below on every request.
         "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         "OPTIONS": {

@@ -22,6 +22,25 @@ def seed_reference_data() -> None:
         importlib.import_module("polling.migrations.0006_presence").seed_mississippi(apps, None)
 
 
+def audit_actions(since: int = 0) -> list[str]:
+    """The actions of the audit rows written after row ``since`` (all of them by default), oldest first."""
+    from accounts.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(pk__gt=since).order_by("pk").values_list("action", flat=True))
+
+
+def last_audit_pk() -> int:
+    from accounts.models import AuditEvent
+
+    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def live_sessions(user: Any) -> int:
+    from accounts.models import ApiSession
+
+    return ApiSession.objects.filter(user=user, ended_at__isnull=True).count()
+
+
 def in_parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
     """Run ``call(0..n-1)`` in n threads released together, each on its own database connection."""
     barrier = threading.Barrier(n)

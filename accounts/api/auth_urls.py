@@ -2,20 +2,20 @@
 
 from django.urls import path
 
-from accounts.api import auth_views as views
+from accounts.api import grant_views, session_views, signin_views, tablet_views
 
 urlpatterns = [
-    path("token/", views.TokenView.as_view(), name="auth-token"),
-    path("totp/", views.TotpStartView.as_view(), name="auth-totp"),
-    path("totp/confirm/", views.TotpConfirmView.as_view(), name="auth-totp-confirm"),
-    path("me/", views.MeView.as_view(), name="auth-me"),
-    path("sessions/", views.SessionListView.as_view(), name="auth-sessions"),
-    path("sessions/<int:pk>/end/", views.SessionEndView.as_view(), name="auth-session-end"),
-    path("users/<int:pk>/disable/", views.UserDisableView.as_view(), name="auth-user-disable"),
-    path("devices/", views.DeviceListView.as_view(), name="auth-devices"),
-    path("devices/enrolments/", views.EnrolmentCreateView.as_view(), name="auth-device-enrolments"),
-    path("devices/enrol/", views.DeviceEnrolView.as_view(), name="auth-device-enrol"),
-    path("devices/<uuid:pk>/revoke/", views.DeviceRevokeView.as_view(), name="auth-device-revoke"),
-    path("grants/", views.GrantListView.as_view(), name="auth-grants"),
-    path("grants/<int:pk>/end/", views.GrantEndView.as_view(), name="auth-grant-end"),
+    path("token/", signin_views.TokenView.as_view(), name="auth-token"),
+    path("totp/", signin_views.TotpStartView.as_view(), name="auth-totp"),
+    path("totp/confirm/", signin_views.TotpConfirmView.as_view(), name="auth-totp-confirm"),
+    path("me/", session_views.MeView.as_view(), name="auth-me"),
+    path("sessions/", session_views.SessionListView.as_view(), name="auth-sessions"),
+    path("sessions/<int:pk>/end/", session_views.SessionEndView.as_view(), name="auth-session-end"),
+    path("users/<int:pk>/disable/", session_views.UserDisableView.as_view(), name="auth-user-disable"),
+    path("devices/", tablet_views.DeviceListView.as_view(), name="auth-devices"),
+    path("devices/enrolments/", tablet_views.EnrolmentCreateView.as_view(), name="auth-device-enrolments"),
+    path("devices/enrol/", tablet_views.DeviceEnrolView.as_view(), name="auth-device-enrol"),
+    path("devices/<uuid:pk>/revoke/", tablet_views.DeviceRevokeView.as_view(), name="auth-device-revoke"),
+    path("grants/", grant_views.GrantListView.as_view(), name="auth-grants"),
+    path("grants/<int:pk>/end/", grant_views.GrantEndView.as_view(), name="auth-grant-end"),
 ]

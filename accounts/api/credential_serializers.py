@@ -1,5 +1,5 @@
 """Input and output shapes of the credentials API. Input serializers only parse and check types; the rules live in
-``accounts.credentials.services``. Output serializers decide what each audience may see."""
+``accounts.credentials.issuing``. Output serializers decide what each audience may see."""
 
 from __future__ import annotations
 

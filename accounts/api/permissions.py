@@ -29,3 +29,21 @@ class IsStaffAdmin(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return bool(request.user and request.user.is_authenticated and request_scope(request).is_staff_admin)
+
+
+class IssuesCredentials(BasePermission):
+    """State administrators and county commissioners."""
+
+    message = "Only state administrators and county commissioners manage credentials."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return request_scope(request).is_staff_admin
+
+
+class HasStaffRole(BasePermission):
+    """Any active staff grant: administrators, commissioners, poll managers and poll workers."""
+
+    message = "Only election staff may do this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(request_scope(request).roles)

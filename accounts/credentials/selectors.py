@@ -11,13 +11,14 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.credentials import signing
 from accounts.models import Credential, SigningKey
+from accounts.people.validation import invalid_fields
 from accounts.scopes import Scope
-from polling.models import County, PollingPlace
+from common.errors import DomainError
+from polling.models import County, Election, PollingPlace
 
 #: A tablet asks for revocations since its last answer's ``next_since``, which lies this far back from the answer's
 #: time, so a revocation committed while the answer was being read is never missed.
@@ -37,9 +38,20 @@ def credentials_visible(scope: Scope) -> QuerySet[Credential]:
 
 
 def credential_get(scope: Scope, pk: int) -> Credential:
+    """A credential the caller administers (else ``not_found``)."""
     credential = credentials_visible(scope).filter(pk=pk).first()
     if credential is None:
-        raise Http404
+        raise DomainError("Not found.", "not_found")
+    return credential
+
+
+def credential_printable(scope: Scope, pk: int) -> Credential:
+    """A credential the caller administers that may be printed now: active, neither revoked nor expired (else
+    ``credential_revoked`` / ``credential_expired``)."""
+    credential = credential_get(scope, pk)
+    state = credential.display_status()
+    if state != "active":
+        raise DomainError(f"This credential is {state}; it cannot be printed.", f"credential_{state}")
     return credential
 
 
@@ -94,6 +106,30 @@ def polling_places_for_issuing(scope: Scope) -> QuerySet[PollingPlace]:
     )
 
 
+def issue_targets(
+    scope: Scope, *, county_fips: str | None, place_ids: list[int], election_id: int
+) -> tuple[County | None, list[PollingPlace], Election]:
+    """What a credential to issue names, read in the caller's scope: the county (by FIPS), the polling places and
+    the election; refuses with ``invalid`` and every unknown one by field."""
+    errors: dict[str, list[str]] = {}
+    county = None
+    if county_fips:
+        county = counties_for_issuing(scope).filter(fips=county_fips).first()
+        if county is None:
+            errors["county"] = ["No such county in your scope."]
+    ids = sorted(set(place_ids))
+    places = list(polling_places_for_issuing(scope).filter(pk__in=ids))
+    if len(places) != len(ids):
+        missing = sorted(set(ids) - {p.pk for p in places})
+        errors["polling_places"] = [f"No such polling place in your scope: {', '.join(map(str, missing[:10]))}."]
+    election = Election.objects.filter(pk=election_id).first()
+    if election is None:
+        errors["election"] = ["No such election."]
+    if errors or election is None:
+        raise invalid_fields(errors)
+    return county, places, election
+
+
 def _worker_place_ids(scope: Scope) -> set[int]:
     return {place_id for place_id, _election in scope.places}
 
@@ -107,6 +143,22 @@ def place_for_verifying(scope: Scope, pk: int) -> PollingPlace | None:
         .only("id", "code", "name", "county__fips", "county__timezone", "county__jurisdiction__timezone")
         .first()
     )
+
+
+def verifying_place_get(scope: Scope, pk: int, *, field: str | None = None) -> PollingPlace:
+    """``place_for_verifying``, refusing with ``not_found`` (on ``field``, when the id came from one) outside it."""
+    place = place_for_verifying(scope, pk)
+    if place is None:
+        raise DomainError("No such polling place.", "not_found", field=field)
+    return place
+
+
+def election_at_place(place: PollingPlace, pk: int) -> Election:
+    """An election of the place's state (else ``invalid`` on the field ``election``)."""
+    election = Election.objects.filter(pk=pk, jurisdiction_id=place.county.jurisdiction_id).first()
+    if election is None:
+        raise DomainError("No such election in this polling place's state.", "invalid", field="election")
+    return election
 
 
 def revocations(scope: Scope, *, since: dt.datetime | None = None) -> QuerySet[Credential]:

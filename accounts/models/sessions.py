@@ -7,6 +7,7 @@ hash lookup (so there is no secret-dependent string comparison) and shown to the
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -153,7 +154,7 @@ class ApiSession(models.Model):
     def __str__(self) -> str:
         return f"{self.key_prefix}… ({self.user_id})"
 
-    def is_live(self, now: object = None) -> bool:
+    def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
 
 

@@ -7,20 +7,32 @@ What a caller sees:
 - sessions: their own and those of the users they see;
 - tablets: those at polling places of counties they administer.
 
+Outside one's scope an object does not exist: the ``…_get`` and ``…_to_…`` selectors refuse with ``not_found``.
+
 Seeing is not managing: ending someone's session or disabling them needs authority over every role they hold
 (``may_manage_user``), so a commissioner cannot disable a fellow commissioner or an administrator.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import ApiSession, Device, RoleGrant, User
-from accounts.people.services import may_administer_grant
+from accounts.models import ApiSession, Device, Role, RoleGrant, User
 from accounts.scopes import Scope
+from common.errors import DomainError
+from polling.geography.selectors import local_zone
 from polling.models import County, Election, Jurisdiction, PollingPlace
+
+POLL_ROLES = (Role.POLL_MANAGER, Role.POLL_WORKER)
+
+
+def _not_found() -> DomainError:
+    return DomainError("Not found.", "not_found")
 
 
 def _grants_q(scope: Scope) -> Q:
@@ -36,12 +48,49 @@ def _grants_q(scope: Scope) -> Q:
     return q
 
 
+def may_administer_grant(scope: Scope, grant: RoleGrant) -> bool:
+    """Whether the caller may create or end ``grant``: an administrator any role in their state; a commissioner
+    poll-manager and poll-worker roles at polling places of their county."""
+    if grant.role == Role.STATE_ADMIN:
+        return grant.jurisdiction_id in scope.jurisdictions
+    if grant.role == Role.COMMISSIONER:
+        return grant.county is not None and grant.county.jurisdiction_id in scope.jurisdictions
+    place = grant.polling_place
+    return place is not None and (
+        place.county_id in scope.counties or place.county.jurisdiction_id in scope.jurisdictions
+    )
+
+
 def grants_visible(scope: Scope) -> QuerySet[RoleGrant]:
     if scope.user_id is None:
         return RoleGrant.objects.none()
     return RoleGrant.objects.filter(Q(user_id=scope.user_id) | _grants_q(scope)).select_related(
         "user", "jurisdiction", "county", "polling_place__county", "election", "granted_by"
     )
+
+
+def grant_list(
+    scope: Scope, *, user_id: int | None = None, role: str | None = None, include_ended: bool = False
+) -> QuerySet[RoleGrant]:
+    """The grants the caller sees, of one user and one role when given; only active ones unless ``include_ended``."""
+    grants = grants_visible(scope)
+    if user_id is not None:
+        grants = grants.filter(user_id=user_id)
+    if role is not None:
+        grants = grants.filter(role=role)
+    if not include_ended:
+        grants = grants.filter(ended_at__isnull=True)
+    return grants.order_by("pk")
+
+
+def grant_to_end(scope: Scope, pk: int) -> RoleGrant:
+    """A grant the caller sees and could have given (else ``cannot_grant_role``)."""
+    grant = grants_visible(scope).filter(pk=pk).first()
+    if grant is None:
+        raise _not_found()
+    if not may_administer_grant(scope, grant):
+        raise DomainError("Your role cannot end this grant.", "cannot_grant_role")
+    return grant
 
 
 def users_visible(scope: Scope) -> QuerySet[User]:
@@ -62,14 +111,88 @@ def may_manage_user(scope: Scope, user: User) -> bool:
     return bool(grants) and all(may_administer_grant(scope, grant) for grant in grants)
 
 
+def user_to_disable(scope: Scope, pk: int) -> User:
+    """A user the caller sees, who is not the caller (``cannot_disable_self``) and whom they may manage (else
+    ``insufficient_authority``)."""
+    user = users_visible(scope).filter(pk=pk).first()
+    if user is None:
+        raise _not_found()
+    if user.pk == scope.user_id:
+        raise DomainError("You cannot disable yourself.", "cannot_disable_self")
+    if not may_manage_user(scope, user):
+        raise DomainError("You cannot disable this user.", "insufficient_authority")
+    return user
+
+
 def sessions_visible(scope: Scope) -> QuerySet[ApiSession]:
     if scope.user_id is None:
         return ApiSession.objects.none()
     return ApiSession.objects.filter(user__in=users_visible(scope)).select_related("user")
 
 
+def session_list(scope: Scope, *, user_id: int | None = None, include_ended: bool = False) -> QuerySet[ApiSession]:
+    """The sessions of the caller, or of ``user_id`` when the caller sees that user (else ``not_found``), newest
+    first; only live ones unless ``include_ended``."""
+    if user_id is not None and not users_visible(scope).filter(pk=user_id).exists():
+        raise _not_found()
+    owner = scope.user_id if user_id is None else user_id
+    if owner is None:
+        return ApiSession.objects.none()
+    sessions = sessions_visible(scope).filter(user_id=owner)
+    if not include_ended:
+        sessions = sessions.filter(ended_at__isnull=True, expires_at__gt=timezone.now())
+    return sessions.order_by("-created_at", "-pk")
+
+
+def session_to_end(scope: Scope, pk: int) -> ApiSession:
+    """A session the caller sees: their own, or one of a user they may manage (else ``insufficient_authority``)."""
+    session = sessions_visible(scope).filter(pk=pk).first()
+    if session is None:
+        raise _not_found()
+    if session.user_id != scope.user_id and not may_manage_user(scope, session.user):
+        raise DomainError("You cannot end this user's sessions.", "insufficient_authority")
+    return session
+
+
 def devices_visible(scope: Scope) -> QuerySet[Device]:
     return Device.objects.filter(scope.county_q("polling_place__")).select_related("polling_place", "election")
+
+
+def device_list(
+    scope: Scope, *, polling_place_id: int | None = None, include_revoked: bool = False
+) -> QuerySet[Device]:
+    """The caller's tablets, of one polling place when given; only unrevoked ones unless ``include_revoked``."""
+    devices = devices_visible(scope)
+    if polling_place_id is not None:
+        devices = devices.filter(polling_place_id=polling_place_id)
+    if not include_revoked:
+        devices = devices.filter(revoked_at__isnull=True)
+    return devices.order_by("polling_place_id", "label", "enrolled_at")
+
+
+def device_get(scope: Scope, pk: Any) -> Device:
+    device = devices_visible(scope).filter(pk=pk).first()
+    if device is None:
+        raise _not_found()
+    return device
+
+
+def tablet_signin_grants(*, user: User, device: Device) -> QuerySet[RoleGrant]:
+    """The user's poll-manager/worker grants that let them sign in on this tablet: at its polling place (and its
+    election, if it is bound to one), for an election held today or within ``AUTH_TABLET_SIGNIN_LEAD_DAYS`` days,
+    "today" being the date at the polling place."""
+    today = timezone.localdate(timezone=local_zone(device.polling_place.county))
+    grants = RoleGrant.objects.filter(
+        user=user,
+        ended_at__isnull=True,
+        role__in=POLL_ROLES,
+        polling_place_id=device.polling_place_id,
+        election__date__gte=today,
+        election__date__lte=today + dt.timedelta(days=settings.AUTH_TABLET_SIGNIN_LEAD_DAYS),
+    )
+    if device.election_id is not None:
+        grants = grants.filter(election_id=device.election_id)
+    return grants
 
 
 def polling_places_administered(scope: Scope) -> QuerySet[PollingPlace]:
@@ -101,12 +224,21 @@ def active_roles(user: Any) -> QuerySet[RoleGrant]:
 __all__ = [
     "active_roles",
     "counties_administered",
+    "device_get",
+    "device_list",
     "devices_visible",
     "elections_visible",
+    "grant_list",
+    "grant_to_end",
     "grants_visible",
     "jurisdictions_administered",
+    "may_administer_grant",
     "may_manage_user",
     "polling_places_administered",
+    "session_list",
+    "session_to_end",
     "sessions_visible",
+    "tablet_signin_grants",
+    "user_to_disable",
     "users_visible",
 ]

@@ -3,6 +3,7 @@ Feature ``id`` and its ``code`` among the properties, fixed precision."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
+from polling.geography.spatial import GeographyIndex
 from polling.geography.zones import Zone
 from polling.models import PollingPlace, Precinct
 
@@ -21,6 +23,8 @@ POINT_PRECISION = 7
 #: 8 decimals ≈ 1 mm for zone outlines, so rounding adds well under the 1 cm the zones are drawn to.
 ZONE_PRECISION = 8
 _M_PER_DEG = 111_320.0
+
+logger = logging.getLogger(__name__)
 
 
 def collection(features: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
@@ -82,6 +86,20 @@ def entrance_dict(entrance: Any) -> dict[str, Any]:
     }
 
 
+def place_summary(place: PollingPlace) -> dict[str, Any]:
+    """A polling place as the lookup answers it: plain members, not a Feature (expects its entrances prefetched)."""
+    return {
+        "id": place.pk,
+        "code": place.code,
+        "name": place.name,
+        "address": place.address,
+        "lon": round(place.location.x, POINT_PRECISION),
+        "lat": round(place.location.y, POINT_PRECISION),
+        "accessibility_notes": place.accessibility_notes,
+        "entrances": [entrance_dict(e) for e in place.entrances.all()],
+    }
+
+
 def place_feature(place: PollingPlace, *, detail: bool = False) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "code": place.code,
@@ -127,3 +145,22 @@ def _reference_label(zone: Zone) -> str:
     return {"entrances": "any entrance", "building": "the building", "location": "the polling place"}[
         zone.reference_kind
     ]
+
+
+def zone_features(index: GeographyIndex, zones: list[Zone]) -> list[dict[str, Any]]:
+    """Zone Features; a zone that cannot be drawn (data beyond what the geometry supports) is listed with a null
+    geometry and the reason, never a server error that hides every other zone."""
+    features = []
+    for zone in zones:
+        try:
+            polygon = index.zone_polygon(zone)
+        except geometry.GeometryError as exc:
+            logger.warning(
+                "zone of polling place %s (%s) cannot be drawn: %s", zone.polling_place_id, zone.rule.activity, exc
+            )
+            feature = zone_feature(zone, None)
+            feature["properties"]["error"] = {"detail": str(exc), "code": exc.code}
+            features.append(feature)
+            continue
+        features.append(zone_feature(zone, polygon))
+    return features

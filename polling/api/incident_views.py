@@ -6,11 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from functools import cached_property
 from typing import Any
 
-import pyproj
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -28,10 +26,10 @@ from accounts.scopes import Scope
 from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.paging import paginated
+from common.api.schema import OBJECT
 from polling.api import params
-from polling.election_day import incidents
-from polling.election_day.incident_services import incident_report, place_for_measuring
-from polling.models import Election
+from polling.election_day.incidents import photos, selectors
+from polling.election_day.incidents.services import incident_report
 from polling.models.incidents import DESCRIPTION_MAX_CHARS, Incident
 
 PAGE_DEFAULT = 50
@@ -40,16 +38,6 @@ PAGE_MAX = 200
 MAX_FUTURE_SKEW = dt.timedelta(minutes=10)
 #: Room for the form fields around the photo in a multipart body.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-OBJECT = OpenApiTypes.OBJECT
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-#: An incident is reported at a polling place: a spot farther than this is a coordinate error, not an incident.
-MAX_DISTANCE_FROM_PLACE_M = 5000.0
-_GEOD = pyproj.Geod(ellps="WGS84")
-
-
-def _metres_from(place: Any, lon: float, lat: float) -> float:
-    return float(_GEOD.inv(place.lon, place.lat, lon, lat)[2])
 
 
 class HasStaffRole(BasePermission):
@@ -94,29 +82,6 @@ class _Fields:
         if hasattr(self.data, "getlist"):
             return list(self.data.getlist(name))
         return [self.data[name]] if name in self.data else []
-
-
-def _moment(raw: str | None, name: str, *, required: bool) -> dt.datetime | None:
-    if raw is None or raw == "":
-        if required:
-            raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw) if len(raw) <= 40 else None
-    except ValueError:
-        value = None
-    if value is None:
-        raise BadRequest(
-            f"'{name}' must be an ISO 8601 date and time, e.g. 2026-11-03T09:30:00-06:00.",
-            f"invalid_{name}",
-            field=name,
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise BadRequest(f"'{name}' must carry a UTC offset (e.g. -06:00 or Z).", f"{name}_without_offset", field=name)
-    # Aware comparisons never overflow; converting year 1 or 9999 to UTC (as the database layer does) would.
-    if not EARLIEST <= value < LATEST:
-        raise BadRequest(f"'{name}' must be between the years 2000 and 2099.", f"{name}_out_of_range", field=name)
-    return value
 
 
 def _text(fields: _Fields, name: str) -> str:
@@ -193,14 +158,14 @@ class IncidentListView(IncidentView):
     def get(self, request: Request) -> Response:
         query = request.query_params
         limit, offset = parsing.page(query, default=PAGE_DEFAULT, maximum=PAGE_MAX)
-        qs: QuerySet[Incident] = incidents.incident_list(
+        qs: QuerySet[Incident] = selectors.incident_list(
             self.scope,
             polling_place=parsing.identifier(query, "polling_place"),
             election=parsing.identifier(query, "election"),
             activity=parsing.choice(query, "activity", tuple(Incident.Activity.values)),
             zone_status=parsing.choice(query, "zone_status", tuple(Incident.ZoneStatus.values)),
-            since=_moment(query.get("since"), "since", required=False),
-            until=_moment(query.get("until"), "until", required=False),
+            since=parsing.aware_datetime(query.get("since"), "since", required=False),
+            until=parsing.aware_datetime(query.get("until"), "until", required=False),
         )
         body, rows = paginated(request, qs, limit, offset)
         body["results"] = [incident_out(row) for row in rows]
@@ -220,9 +185,7 @@ class IncidentListView(IncidentView):
         length = request.META.get("CONTENT_LENGTH") or "0"
         max_body = settings.INCIDENT_PHOTO_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
         if length.isdigit() and int(length) > max_body:
-            raise BadRequest(
-                f"The request is larger than {max_body} bytes.", "photo_too_large", field="photo", status_code=413
-            )
+            raise photos.photo_too_large(f"The request is larger than {max_body} bytes.")
         if not hasattr(request.data, "get"):  # a JSON array, string, number or null
             raise BadRequest("The body must be a JSON object or a multipart form.", "invalid")
         fields = _Fields(request.data)
@@ -234,7 +197,7 @@ class IncidentListView(IncidentView):
         lon, lat = params.coordinates(fields)  # type: ignore[arg-type]
         given = fields.get("accuracy_m") not in (None, "")
         accuracy = params.accuracy(fields) if given else None  # type: ignore[arg-type]
-        occurred_at = _moment(fields.get("occurred_at"), "occurred_at", required=True)
+        occurred_at = parsing.aware_datetime(fields.get("occurred_at"), "occurred_at", required=True)
         assert occurred_at is not None
         if occurred_at > timezone.now() + MAX_FUTURE_SKEW:
             raise BadRequest("'occurred_at' is in the future.", "occurred_at_in_future", field="occurred_at")
@@ -248,18 +211,13 @@ class IncidentListView(IncidentView):
         election_id = parsing.identifier(fields, "election")  # type: ignore[arg-type]
 
         assert place_id is not None
-        place, election = self._where(place_id, election_id, occurred_at)
-        if _metres_from(place, lon, lat) > MAX_DISTANCE_FROM_PLACE_M:
-            raise BadRequest(
-                f"The location is more than {MAX_DISTANCE_FROM_PLACE_M / 1000:.0f} km from the polling place: check "
-                "the coordinates (and that lon and lat are not swapped).",
-                "too_far_from_polling_place",
-                field="lon",
-            )
+        place, election = selectors.report_site(
+            self.scope, polling_place_id=place_id, election_id=election_id, occurred_at=occurred_at, lon=lon, lat=lat
+        )
         upload = request.FILES.get("photo")
-        photo = incidents.clean_photo(upload) if upload is not None else None
+        photo = photos.clean_photo(upload) if upload is not None else None
 
-        photo_path = incidents.store_photo(photo) if photo else ""
+        photo_path = photos.store_photo(photo) if photo else ""
         try:
             incident = incident_report(
                 actor=request_actor(request),
@@ -276,62 +234,16 @@ class IncidentListView(IncidentView):
             )
         except BaseException:
             if photo_path:
-                incidents.delete_photo(photo_path)
+                photos.delete_photo(photo_path)
             raise
-        incident = incidents.incident_get(self.scope, incident.pk)
+        incident = selectors.incident_get(self.scope, incident.pk)
         return Response(incident_out(incident), status=201)
-
-    def _where(self, place_id: int, election_id: int | None, occurred_at: dt.datetime) -> tuple[Any, Election | None]:
-        """The polling place (and election) the caller may report for; anything else does not exist for them."""
-        scope = self.scope
-        place = place_for_measuring(place_id)
-        unknown = BadRequest("No such polling place in your scope.", "unknown_polling_place", field="polling_place")
-        if place is None:
-            raise unknown
-        if scope.administers_county(place.county):
-            election = None
-            if election_id is not None:
-                election = Election.objects.filter(pk=election_id, jurisdiction_id=place.county.jurisdiction_id).first()
-                if election is None:
-                    raise BadRequest("No such election for this polling place.", "unknown_election", field="election")
-            else:
-                election = _election_on_the_day(place, occurred_at)
-            return place, election
-        elections = sorted(e for p, e in scope.places if p == place.pk)
-        if not elections:
-            raise unknown
-        if election_id is None:
-            if len(elections) > 1:
-                raise BadRequest(
-                    "You work at this polling place in several elections: name the 'election'.",
-                    "missing_parameter",
-                    field="election",
-                )
-            election_id = elections[0]
-        elif election_id not in elections:
-            raise BadRequest(
-                "You do not work at this polling place in that election.", "unknown_election", field="election"
-            )
-        return place, Election.objects.get(pk=election_id)
-
-
-def _election_on_the_day(place: Any, occurred_at: dt.datetime) -> Election | None:
-    """The election this polling place serves on the local day of ``occurred_at``, when there is exactly one (so a
-    commissioner's report is seen by the poll workers of that election)."""
-    zone = zoneinfo.ZoneInfo(place.county.timezone or place.county.jurisdiction.timezone)
-    day = occurred_at.astimezone(zone).date()
-    found = list(
-        Election.objects.filter(
-            jurisdiction_id=place.county.jurisdiction_id, date=day, assignments__polling_place=place
-        ).distinct()[:2]
-    )
-    return found[0] if len(found) == 1 else None
 
 
 class IncidentDetailView(IncidentView):
     @extend_schema(operation_id="incidents_retrieve", responses={200: OBJECT, 401: OBJECT, 403: OBJECT, 404: OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(incident_out(incidents.incident_get(self.scope, pk)))
+        return Response(incident_out(selectors.incident_get(self.scope, pk)))
 
 
 class IncidentPhotoView(IncidentView):
@@ -341,8 +253,8 @@ class IncidentPhotoView(IncidentView):
         responses={(200, "image/*"): OpenApiTypes.BINARY, 401: OBJECT, 403: OBJECT, 404: OBJECT},
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        incident = incidents.incident_get(self.scope, pk)
-        data = incidents.read_photo(incident)
+        incident = selectors.incident_get(self.scope, pk)
+        data = photos.read_photo(incident)
         response = HttpResponse(data, content_type=incident.photo_content_type)
         extension = incident.photo_path.rsplit(".", 1)[-1]
         response["Content-Disposition"] = f'inline; filename="incident-{incident.pk}.{extension}"'

@@ -31,18 +31,25 @@ def coordinates(params: QueryDict) -> tuple[float, float]:
     return lon, lat
 
 
-def accuracy(params: QueryDict) -> float:
-    value = number(params, "accuracy_m", required=False)
+def _metres(params: QueryDict, name: str, maximum: float, refusal: str, code: str) -> float:
+    """An optional distance in metres from 0 to ``maximum`` (0 when absent); out of range is a 400 ``code``."""
+    value = number(params, name, required=False)
     if value is None:
         return 0.0
-    if not 0.0 <= value <= MAX_ACCURACY_M:
-        raise BadRequest(
-            f"'accuracy_m' must be between 0 and {MAX_ACCURACY_M:.0f} metres; a fix less precise than that cannot "
-            "decide a 150 ft zone.",
-            "accuracy_out_of_range",
-            field="accuracy_m",
-        )
+    if not 0.0 <= value <= maximum:
+        raise BadRequest(refusal, code, field=name)
     return value
+
+
+def accuracy(params: QueryDict) -> float:
+    return _metres(
+        params,
+        "accuracy_m",
+        MAX_ACCURACY_M,
+        f"'accuracy_m' must be between 0 and {MAX_ACCURACY_M:.0f} metres; a fix less precise than that cannot "
+        "decide a 150 ft zone.",
+        "accuracy_out_of_range",
+    )
 
 
 def bbox(params: QueryDict) -> tuple[float, float, float, float] | None:
@@ -77,13 +84,10 @@ def bbox(params: QueryDict) -> tuple[float, float, float, float] | None:
 
 
 def simplify(params: QueryDict) -> float:
-    value = number(params, "simplify", required=False)
-    if value is None:
-        return 0.0
-    if not 0.0 <= value <= MAX_SIMPLIFY_M:
-        raise BadRequest(
-            f"'simplify' is a tolerance in metres between 0 and {MAX_SIMPLIFY_M:.0f}.",
-            "invalid_simplify",
-            field="simplify",
-        )
-    return value
+    return _metres(
+        params,
+        "simplify",
+        MAX_SIMPLIFY_M,
+        f"'simplify' is a tolerance in metres between 0 and {MAX_SIMPLIFY_M:.0f}.",
+        "invalid_simplify",
+    )

@@ -3,37 +3,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from functools import cached_property
 from typing import Any
 
-from django.db import transaction
-from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit import audit_record
 from accounts.authentication import request_actor
 from accounts.credentials import selectors as credential_selectors
-from accounts.models import ApiSession
 from accounts.scopes import Scope
 from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.paging import paginated
-from polling.election_day import presence, sync
-from polling.models import PollingPlace, PresenceAnomaly, PresenceEvent
+from common.api.schema import OBJECT
+from polling.election_day import access, anomalies, roster, sync
+from polling.models import PresenceAnomaly, PresenceEvent
 
-OBJECT = OpenApiTypes.OBJECT
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 TOKEN_MAX = 512
 USERNAME_MAX = 150
 NOTE_MAX = 2000
@@ -41,25 +31,23 @@ PAGE_DEFAULT = 50
 PAGE_MAX = 200
 
 
-def _moment(raw: Any) -> dt.datetime | None:
-    """An ISO 8601 date-time with a UTC offset, within 2000-2099; None for anything else."""
-    if not isinstance(raw, str) or len(raw) > 40:
-        return None
+def _storable(text: str) -> bool:
+    """Text every database stores: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
     try:
-        value = parse_datetime(raw)
-    except ValueError:
-        return None
-    if value is None or value.tzinfo is None or value.utcoffset() is None or not EARLIEST <= value < LATEST:
-        return None
-    return value
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
-    """A valid event, or the refusal (not stored) saying which fields are wrong."""
-    errors: dict[str, str] = {}
+def parse_event(index: int, raw: Any) -> sync.Item | dict[str, Any]:
+    """One uploaded event: a valid ``sync.Item``, or the refusal (not stored) saying which fields are wrong."""
+    refusal: dict[str, Any] = {"index": index, "event_id": None, "result": sync.REFUSED, "reason": sync.INVALID}
     if not isinstance(raw, dict):
-        return {"index": index, "event_id": None, "result": sync.REFUSED, "reason": sync.INVALID,
-                "detail": "Each event must be a JSON object.", "errors": {}, "anomalies": []}  # fmt: skip
+        return refusal | {"detail": "Each event must be a JSON object.", "errors": {}, "anomalies": []}
+    errors: dict[str, str] = {}
     event_id = None
     try:
         event_id = uuid.UUID(str(raw.get("event_id", "")))
@@ -71,7 +59,7 @@ def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
     token = raw.get("token")
     if not isinstance(token, str) or not token.strip() or len(token) > TOKEN_MAX or not token.isascii():
         errors["token"] = f"The credential's QR token (ASCII, at most {TOKEN_MAX} characters)."
-    occurred_at = _moment(raw.get("occurred_at"))
+    occurred_at = parsing.aware_datetime_or_none(raw.get("occurred_at"))
     if occurred_at is None:
         errors["occurred_at"] = "Tablet time, ISO 8601 with a UTC offset, e.g. 2026-11-03T08:15:00-06:00."
     recorded_by = raw.get("recorded_by")
@@ -80,11 +68,8 @@ def _item(index: int, raw: Any) -> sync.Item | dict[str, Any]:
     ):
         errors["recorded_by"] = "The username of the poll worker signed in on the tablet when it was recorded."
     if errors:
-        return {
-            "index": index,
+        return refusal | {
             "event_id": str(event_id) if event_id else None,
-            "result": sync.REFUSED,
-            "reason": sync.INVALID,
             "detail": "Not stored: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
             "errors": errors,
             "anomalies": [],
@@ -118,30 +103,12 @@ class SyncView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        session = request.auth if isinstance(request.auth, ApiSession) else None
-        device = session.device if session is not None else None
-        place = None
-        if device is not None and device.polling_place_id is not None:
-            place = (
-                PollingPlace.objects.select_related("county__jurisdiction")
-                .defer("county__boundary")
-                .filter(pk=device.polling_place_id)
-                .first()
-            )
         scope = Scope.for_user(request.user)
-        elections = {e for (p, e) in scope.places if place is not None and p == place.pk}
-        if device is not None and device.election_id is not None:
-            elections &= {device.election_id}
-        if device is None or place is None or not elections:
-            raise BadRequest(
-                "Sync is for an enrolled tablet of a polling place, signed in by one of its poll workers.",
-                "tablet_required",
-                status_code=403,
-            )
+        station = access.sync_station(scope, access.tablet_of(request.auth))
         data = request.data
         if not isinstance(data, dict):
             raise BadRequest("The body must be a JSON object with 'sent_at' and 'events'.", "invalid")
-        sent_at = _moment(data.get("sent_at"))
+        sent_at = parsing.aware_datetime_or_none(data.get("sent_at"))
         if sent_at is None:
             raise BadRequest(
                 "'sent_at' (the tablet's clock now) must be an ISO 8601 date-time with a UTC offset.",
@@ -150,7 +117,7 @@ class SyncView(APIView):
             )
         since = None
         if data.get("since") is not None:
-            since = _moment(data.get("since"))
+            since = parsing.aware_datetime_or_none(data.get("since"))
             if since is None:
                 raise BadRequest(
                     "'since' must be the 'next_since' of the previous answer, or null.", "invalid_since", field="since"
@@ -164,20 +131,20 @@ class SyncView(APIView):
                 "batch_too_large",
                 field="events",
             )
-        parsed = [_item(i, raw) for i, raw in enumerate(events)]
+        parsed = [parse_event(i, raw) for i, raw in enumerate(events)]
         items = [p for p in parsed if isinstance(p, sync.Item)]
         outcome = sync.sync_upload(
             items=items,
             sent_at=sent_at,
-            polling_place=place,
-            elections=elections,
-            device=device,
+            polling_place=station.place,
+            elections=station.elections,
+            device=station.device,
             worker=request.user,
         )
         stored = iter(outcome.results)
         results = [p if isinstance(p, dict) else {"index": p.index} | next(stored) for p in parsed]
         now = outcome.received_at
-        election = presence.election_for(place, elections, now)
+        election = roster.election_for(station.place, station.elections, now)
         assert election is not None
         revoked = credential_selectors.revocations(scope, since=since).values_list("serial", "revoked_at")
         body = {
@@ -188,13 +155,13 @@ class SyncView(APIView):
                 r: sum(1 for x in results if x["result"] == r)
                 for r in (sync.ACCEPTED, sync.DUPLICATE, sync.REFUSED, sync.ANOMALY)
             },
-            "roster": presence.roster_body(place, election),
+            "roster": roster.roster_body(station.place, election),
             "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
             "next_since": (now - credential_selectors.REVOCATION_OVERLAP).isoformat(),
             "keys": credential_selectors.public_keys(),
             "scope_hashes": [
                 h | {"valid_until": h["valid_until"].isoformat()}
-                for h in credential_selectors.scope_hashes_covering(place, now=now)
+                for h in credential_selectors.scope_hashes_covering(station.place, now=now)
             ],
         }
         return Response(body, headers={"Cache-Control": "no-store"})
@@ -217,11 +184,6 @@ class AnomalyView(APIView):
     def scope(self) -> Scope:
         return Scope.for_user(self.request.user)
 
-    def visible(self) -> QuerySet[PresenceAnomaly]:
-        return PresenceAnomaly.objects.filter(self.scope.county_q("polling_place__")).select_related(
-            "event", "credential", "polling_place__county", "reviewed_by"
-        )
-
 
 def anomaly_out(a: PresenceAnomaly) -> dict[str, Any]:
     event = a.event
@@ -235,7 +197,7 @@ def anomaly_out(a: PresenceAnomaly) -> dict[str, Any]:
         "polling_place": {"id": a.polling_place_id, "code": a.polling_place.code, "name": a.polling_place.name},
         "county": a.polling_place.county.fips,
         "election": a.election_id,
-        "credential": presence.credential_out(a.credential),
+        "credential": roster.credential_out(a.credential),
         "event": {
             "event_id": str(event.event_id),
             "kind": event.kind,
@@ -255,17 +217,6 @@ def anomaly_out(a: PresenceAnomaly) -> dict[str, Any]:
             "note": a.review_note,
         },
     }
-
-
-def _storable(text: str) -> bool:
-    """Text every database stores: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class AnomalyListView(AnomalyView):
@@ -291,7 +242,7 @@ class AnomalyListView(AnomalyView):
             "polling_place_id": parsing.identifier(q, "polling_place"),
             "election_id": parsing.identifier(q, "election"),
         }
-        qs = self.visible().filter(**{k: v for k, v in filters.items() if v is not None})
+        qs = anomalies.anomalies_visible(self.scope).filter(**{k: v for k, v in filters.items() if v is not None})
         body, rows = paginated(request, qs.order_by("-detected_at", "-pk"), limit, offset)
         body["results"] = [anomaly_out(a) for a in rows]
         return Response(body, headers={"Cache-Control": "private, no-store"})
@@ -300,9 +251,7 @@ class AnomalyListView(AnomalyView):
 class AnomalyDetailView(AnomalyView):
     @extend_schema(operation_id="presence_anomalies_detail", responses={200: OBJECT, 401: OBJECT, 404: OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        anomaly = self.visible().filter(pk=pk).first()
-        if anomaly is None:
-            raise exceptions.NotFound("No such anomaly.")
+        anomaly = anomalies.anomaly_get(self.scope, pk)
         return Response(anomaly_out(anomaly), headers={"Cache-Control": "private, no-store"})
 
 
@@ -323,23 +272,5 @@ class AnomalyReviewView(AnomalyView):
                 "invalid_note",
                 field="note",
             )
-        with transaction.atomic():
-            anomaly = self.visible().select_for_update(of=("self",)).filter(pk=pk).first()
-            if anomaly is None:
-                raise exceptions.NotFound("No such anomaly.")
-            if anomaly.status == PresenceAnomaly.Status.REVIEWED:
-                raise BadRequest("This anomaly has already been reviewed.", "already_reviewed", status_code=409)
-            before = {"status": anomaly.status}
-            anomaly.status = PresenceAnomaly.Status.REVIEWED
-            anomaly.reviewed_by = request.user
-            anomaly.reviewed_at = timezone.now()
-            anomaly.review_note = note.strip()
-            anomaly.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-            audit_record(
-                actor=request_actor(request),
-                action="presence_anomaly.review",
-                obj=anomaly,
-                before=before,
-                after={"status": anomaly.status, "code": anomaly.code, "note": anomaly.review_note},
-            )
+        anomaly = anomalies.anomaly_review(actor=request_actor(request), scope=self.scope, anomaly_id=pk, note=note)
         return Response(anomaly_out(anomaly))

@@ -1,18 +1,16 @@
 """The public API: no login, throttled per client, cacheable (ETag from the geography version).
 
-Thin views: parse and check the query (``params``), ask the spatial index or a selector, serialize as GeoJSON.
+Thin views: parse and check the query (``params``, ``common.api.parsing``), ask the geography layer (the lookup,
+the compliance answer, the selectors of the published geography), serialize as JSON or GeoJSON (``geojson``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import zoneinfo
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -23,16 +21,17 @@ from rest_framework.views import APIView
 
 from common.api import parsing
 from common.api.errors import BadRequest
+from common.api.paging import next_link
 from common.api.schema import ERROR
 from common.api.throttles import PublicThrottle
-from polling import geometry
 from polling.api import geojson, params
-from polling.geography import spatial
+from polling.geography import selectors, spatial
+from polling.geography.compliance import compliance_at
+from polling.geography.lookup import lookup_at
 from polling.geography.services import geography_version
-from polling.models import BufferRule, County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
+from polling.models import BufferRule, Election
 
 CACHE_SECONDS = 60
-logger = logging.getLogger(__name__)
 
 
 LAT = OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="Latitude, WGS84 degrees (-90..90).")
@@ -47,6 +46,7 @@ SIMPLIFY = OpenApiParameter(
     "simplify", OpenApiTypes.DOUBLE, description="Simplify boundaries to this tolerance in metres (0-5000)."
 )
 GEOJSON = OpenApiResponse(response=OpenApiTypes.OBJECT, description="GeoJSON (RFC 7946).")
+FILTERS = [COUNTY, BBOX, LIMIT, OFFSET]
 
 
 class PublicView(APIView):
@@ -92,9 +92,17 @@ def _matches(header: str, etag: str, *, wildcard: bool = True) -> bool:
     return etag in tags or etag.removeprefix("W/") in tags
 
 
-def _upcoming_election(jurisdiction_id: int, tz_name: str) -> Election | None:
-    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(tz_name))
-    return Election.objects.filter(jurisdiction_id=jurisdiction_id, date__gte=today).order_by("date", "pk").first()
+def _page(request: Request, qs: QuerySet[Any], default: int, maximum: int) -> tuple[list[Any], dict[str, Any]]:
+    """A page of ``qs`` and the GeoJSON collection's paging members (``numberReturned``, ``offset``, ``limit``,
+    ``next`` when there is more); one row beyond the page is read instead of counting them all."""
+    limit, offset = parsing.page(request.query_params, default=default, maximum=maximum)
+    rows = list(qs[offset : offset + limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    members: dict[str, Any] = {"numberReturned": len(rows), "offset": offset, "limit": limit}
+    if more:
+        members["next"] = next_link(request, offset=offset, limit=limit)
+    return rows, members
 
 
 def _election_dict(election: Election) -> dict[str, Any]:
@@ -121,51 +129,15 @@ class LookupView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         lon, lat = params.coordinates(request.query_params)
         election_id = parsing.identifier(request.query_params, "election")
-        hit = self.index().precinct_at(lon, lat)
-        if hit is None:
-            raise BadRequest("No precinct contains this point.", "no_precinct", status_code=404)
-        county = County.objects.select_related("jurisdiction").only(
-            "fips", "name", "jurisdiction__timezone", "timezone"
-        )
-        county = county.get(pk=hit.county_id)
-        if election_id is not None:
-            election = Election.objects.filter(pk=election_id, jurisdiction_id=hit.jurisdiction_id).first()
-            if election is None:
-                raise BadRequest(
-                    "No such election for this precinct's state.",
-                    "election_not_found",
-                    field="election",
-                    status_code=404,
-                )
-        else:
-            election = _upcoming_election(hit.jurisdiction_id, county.timezone or county.jurisdiction.timezone)
-        place = None
-        if election is not None:
-            assignment = (
-                PrecinctAssignment.objects.filter(election=election, precinct_id=hit.id)
-                .select_related("polling_place")
-                .prefetch_related(Prefetch("polling_place__entrances", queryset=Entrance.objects.order_by("name")))
-                .first()
-            )
-            if assignment is not None:
-                p = assignment.polling_place
-                place = {
-                    "id": p.pk,
-                    "code": p.code,
-                    "name": p.name,
-                    "address": p.address,
-                    "lon": round(p.location.x, geojson.POINT_PRECISION),
-                    "lat": round(p.location.y, geojson.POINT_PRECISION),
-                    "accessibility_notes": p.accessibility_notes,
-                    "entrances": [geojson.entrance_dict(e) for e in p.entrances.all()],
-                }
+        found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=self.index())
+        hit, election, place = found.precinct, found.election, found.polling_place
         # The default election depends on today's date: it is part of what the ETag identifies.
         return self.cached(
             {
                 "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
                 "county": {"id": hit.county_id, "fips": hit.county_fips, "name": hit.county_name},
                 "election": _election_dict(election) if election is not None else None,
-                "polling_place": place,
+                "polling_place": geojson.place_summary(place) if place is not None else None,
             },
             extra=f"election={election.pk if election is not None else ''}",
         )
@@ -195,16 +167,12 @@ class ComplianceView(PublicView):
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
         activity = parsing.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
-        index = self.index()
-        hits = index.zones_near(lon, lat, accuracy_m=accuracy, activity=activity)
-        covered = index.precinct_at(lon, lat) is not None
-        activities = [activity] if activity else list(BufferRule.Activity.values)
-        verdicts = {a: _verdict([h for h in hits if h.zone.rule.activity == a], covered) for a in activities}
+        answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=self.index())
         return self.cached(
             {
-                "verdict": _verdict(hits, covered),
-                "verdicts": verdicts,
-                "covered": covered,
+                "verdict": str(answer.verdict),
+                "verdicts": {a: str(v) for a, v in answer.verdicts.items()},
+                "covered": answer.covered,
                 "lon": lon,
                 "lat": lat,
                 "accuracy_m": accuracy,
@@ -222,55 +190,10 @@ class ComplianceView(PublicView):
                         "approximate": h.zone.approximate,
                         "citation": h.zone.rule.citation,
                     }
-                    for h in hits
+                    for h in answer.zones
                 ],
             }
         )
-
-
-def _verdict(hits: list[spatial.ZoneHit], covered: bool) -> str:
-    """``prohibited`` inside any zone; ``uncertain`` when a GPS fix straddles a limit, when a zone was drawn from a
-    stand-in reference that may make it too small (``approximate``), or where we hold no geography (outside every
-    precinct, polling places unknown); ``allowed`` only when none of that holds."""
-    statuses = {str(h.classification.status) for h in hits}
-    if "inside" in statuses:
-        return "prohibited"
-    if "uncertain" in statuses or any(h.zone.approximate for h in hits) or not covered:
-        return "uncertain"
-    return "allowed"
-
-
-def _bbox_filter(qs: QuerySet[Any], box: tuple[float, float, float, float] | None) -> QuerySet[Any]:
-    if box is None:
-        return qs
-    west, south, east, north = box
-    lat = Q(bbox_south__lte=north, bbox_north__gte=south)
-    if west <= east:
-        return qs.filter(lat, bbox_west__lte=east, bbox_east__gte=west)
-    # Crosses the antimeridian: [west, 180] or [-180, east].
-    return qs.filter(lat & (Q(bbox_east__gte=west) | Q(bbox_west__lte=east)))
-
-
-def _page(request: Request, qs: QuerySet[Any], default: int, maximum: int) -> tuple[list[Any], dict[str, Any]]:
-    limit, offset = parsing.page(request.query_params, default=default, maximum=maximum)
-    rows = list(qs[offset : offset + limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    members: dict[str, Any] = {"numberReturned": len(rows), "offset": offset, "limit": limit}
-    if more:
-        query = request.query_params.copy()
-        query["offset"] = str(offset + limit)
-        query["limit"] = str(limit)
-        members["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return rows, members
-
-
-def _county_filter(request: Request, qs: QuerySet[Any], field: str) -> QuerySet[Any]:
-    fips = parsing.county_fips(request.query_params)
-    return qs.filter(**{field: fips}) if fips else qs
-
-
-FILTERS = [COUNTY, BBOX, LIMIT, OFFSET]
 
 
 class CountyListView(PublicView):
@@ -283,18 +206,13 @@ class CountyListView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
-        qs = County.objects.select_related("jurisdiction").order_by("fips")
-        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        qs = selectors.counties(bbox=params.bbox(request.query_params))
         tolerance = params.simplify(request.query_params)
         rows, members = _page(request, qs, default=100, maximum=500)
         shapes = geojson.simplified([c.boundary for c in rows], tolerance)
         return self.cached(
             geojson.collection([geojson.county_feature(c, g) for c, g in zip(rows, shapes, strict=True)], **members)
         )
-
-
-def _precincts() -> QuerySet[Precinct]:
-    return Precinct.objects.select_related("county").defer("county__boundary").order_by("county__fips", "code")
 
 
 class PrecinctListView(PublicView):
@@ -307,8 +225,8 @@ class PrecinctListView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
-        qs = _county_filter(request, _precincts(), "county__fips")
-        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        county_fips = parsing.county_fips(request.query_params)
+        qs = selectors.precincts(county_fips=county_fips, bbox=params.bbox(request.query_params))
         tolerance = params.simplify(request.query_params)
         rows, members = _page(request, qs, default=200, maximum=1000)
         shapes = geojson.simplified([p.boundary for p in rows], tolerance)
@@ -326,20 +244,11 @@ class PrecinctDetailView(PublicView):
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
-        precinct = _precincts().filter(pk=pk).first()
+        precinct = selectors.precincts().filter(pk=pk).first()
         if precinct is None:
             raise exceptions.NotFound("No such precinct.")
         [shape] = geojson.simplified([precinct.boundary], params.simplify(request.query_params))
         return self.cached(geojson.precinct_feature(precinct, shape))
-
-
-def _places() -> QuerySet[PollingPlace]:
-    return (
-        PollingPlace.objects.select_related("county")
-        .defer("county__boundary")
-        .prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name")))
-        .order_by("county__fips", "code")
-    )
 
 
 class PollingPlaceListView(PublicView):
@@ -352,8 +261,8 @@ class PollingPlaceListView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
-        qs = _county_filter(request, _places().defer("building", "accessibility_notes"), "county__fips")
-        qs = _bbox_filter(qs, params.bbox(request.query_params))
+        county_fips = parsing.county_fips(request.query_params)
+        qs = selectors.polling_places(county_fips=county_fips, bbox=params.bbox(request.query_params), detail=False)
         rows, members = _page(request, qs, default=500, maximum=2000)
         return self.cached(geojson.collection([geojson.place_feature(p) for p in rows], **members))
 
@@ -367,7 +276,7 @@ class PollingPlaceDetailView(PublicView):
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
-        place = _places().filter(pk=pk).first()
+        place = selectors.polling_places().filter(pk=pk).first()
         if place is None:
             raise exceptions.NotFound("No such polling place.")
         return self.cached(geojson.place_feature(place, detail=True))
@@ -384,9 +293,9 @@ class ZonesView(PublicView):
         if (unchanged := self.not_modified()) is not None:
             return unchanged
         index = self.index()
-        if not PollingPlace.objects.filter(pk=pk).exists():
+        if not selectors.polling_place_exists(pk):
             raise exceptions.NotFound("No such polling place.")
-        features = _zone_features(index, index.zones_by_place.get(pk, []))
+        features = geojson.zone_features(index, index.zones_by_place.get(pk, []))
         return self.cached(geojson.collection(features, polling_place=pk))
 
 
@@ -405,26 +314,6 @@ class ZonesInBoxView(PublicView):
             raise BadRequest("'bbox' is required.", "missing_parameter", field="bbox")
         limit, _offset = parsing.page(request.query_params, default=100, maximum=300)
         index = self.index()
-        ids = list(_bbox_filter(PollingPlace.objects.order_by("pk"), box).values_list("pk", flat=True)[: limit + 1])
-        truncated = len(ids) > limit
-        zones = [z for pk in ids[:limit] for z in index.zones_by_place.get(pk, [])]
-        return self.cached(geojson.collection(_zone_features(index, zones), truncated=truncated))
-
-
-def _zone_features(index: spatial.GeographyIndex, zones: list[Any]) -> list[dict[str, Any]]:
-    """Zone Features; a zone that cannot be drawn (data beyond what the geometry supports) is listed with a null
-    geometry and the reason, never a server error that hides every other zone."""
-    features = []
-    for zone in zones:
-        try:
-            polygon = index.zone_polygon(zone)
-        except geometry.GeometryError as exc:
-            logger.warning(
-                "zone of polling place %s (%s) cannot be drawn: %s", zone.polling_place_id, zone.rule.activity, exc
-            )
-            feature = geojson.zone_feature(zone, None)
-            feature["properties"]["error"] = {"detail": str(exc), "code": exc.code}
-            features.append(feature)
-            continue
-        features.append(geojson.zone_feature(zone, polygon))
-    return features
+        ids, truncated = selectors.polling_place_ids(bbox=box, limit=limit)
+        zones = [z for pk in ids for z in index.zones_by_place.get(pk, [])]
+        return self.cached(geojson.collection(geojson.zone_features(index, zones), truncated=truncated))

@@ -1,9 +1,8 @@
-"""Admin for geography and elections, sized for a county commissioner's day and for national row counts.
+"""Admin for election day: the quotas on who may be inside a polling place (edited here), and the records the
+election-day services write (the presence log, who is inside now, anomalies, incidents), shown and never edited.
 
-Large foreign keys (counties, precincts, polling places, elections) are chosen by autocomplete, never from a full
-<select>. Changelists join what they display (``list_select_related``) and defer the geometry they do not show, so
-a page of precincts never loads county boundaries. Change pages for counties, precincts and polling places show a
-static SVG map preview built by ``polling.geometry.svg`` (display only; compliance is decided in ``polling.geometry``).
+Changelists join what they display (``list_select_related``) and leave out the columns they do not show
+(``list_defer``), so a page of the presence log never loads response bodies or polling-place geometry.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts.credentials import signing
 from common.admin import DeferringChangeList, ReadOnlyAdmin
-from polling.election_day import incidents, presence
+from polling.election_day import presence
+from polling.election_day.incidents import photos
 from polling.models import (
     Presence,
     PresenceAnomaly,
@@ -200,9 +200,8 @@ class IncidentAdmin(ElectionDayRecordAdmin):
             return "None"
         extension = obj.photo_path.rsplit(".", 1)[-1]
         name = f"incident-{obj.pk}.{extension}"
-        root = incidents.photo_root().resolve()
-        path = (root / obj.photo_path).resolve()
-        if root not in path.parents or not path.is_file():
+        path = photos.photo_file(obj)
+        if path is None:
             return f"{name} ({obj.photo_content_type}): the file is missing"
         return f"{name} ({obj.photo_content_type}, {filesizeformat(path.stat().st_size)}): served only by the API"
 

@@ -14,16 +14,13 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from polling.election_day import presence
+from polling.election_day.roster import roster
+from polling.geography.selectors import local_zone
 from polling.models import Election, PollingPlace, PresenceEvent
 
 LOG_HEADER = ["clock (HLC)", "local time", "event", "outcome", "reason", "serial", "holder", "kind", "appointed by",
               "poll worker", "tablet", "event id"]  # fmt: skip
 ROSTER_HEADER = ["serial", "holder", "kind", "appointed by", "inside since (local)", "checked in by", "sign out (hand)"]
-
-
-def _zone(place: PollingPlace) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(place.county.timezone or place.county.jurisdiction.timezone)
 
 
 def _local(value: Any, zone: zoneinfo.ZoneInfo) -> str:
@@ -37,7 +34,7 @@ def _appointer(credential: Any) -> str:
 
 
 def log_rows(place: PollingPlace, election: Election) -> tuple[str, list[str], list[list[str]]]:
-    zone = _zone(place)
+    zone = local_zone(place.county)
     events = (
         PresenceEvent.objects.filter(polling_place=place, election=election)
         .select_related("credential", "worker", "device")
@@ -64,7 +61,7 @@ def log_rows(place: PollingPlace, election: Election) -> tuple[str, list[str], l
 
 
 def roster_rows(place: PollingPlace, election: Election) -> tuple[str, list[str], list[list[str]]]:
-    zone = _zone(place)
+    zone = local_zone(place.county)
     rows = [
         [
             p.credential.serial,
@@ -75,7 +72,7 @@ def roster_rows(place: PollingPlace, election: Election) -> tuple[str, list[str]
             p.check_in.worker.get_full_name() or p.check_in.worker.get_username(),
             "",
         ]
-        for p in presence.roster(place, election)
+        for p in roster(place, election)
     ]
     return "Who is inside now", ROSTER_HEADER, rows
 

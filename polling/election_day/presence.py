@@ -12,21 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.credentials import services as credential_services
 from accounts.credentials import signing
+from accounts.credentials.verification import credential_verify
 from accounts.models import Credential, Device, User
-from polling.election_day import timeline
+from common.errors import DomainError
+from polling.election_day import ledger as ledgers
+from polling.election_day import roster, timeline
 from polling.geography import selectors as geography_selectors
-from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceLedger, PresenceRule
+from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceRule
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ POLLS_CLOSED = "polls_closed"
 ALREADY_INSIDE = "already_inside"
 NOT_INSIDE = "not_inside"
 QUOTA_FULL = "quota_full"
+EVENT_ID_REUSED = "event_id_reused"
 
 #: Token reasons that refuse a check-in but not the check-out of someone already inside.
 CHECK_OUT_TOLERATES = frozenset({signing.Reason.REVOKED, signing.Reason.EXPIRED, signing.Reason.NOT_YET_VALID})
@@ -47,15 +48,31 @@ _DETAILS = {
 }
 
 
-class EventIdReused(Exception):
+class EventIdReused(DomainError):
     """The ``event_id`` was already used for a different check-in or check-out."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This event_id was already used for a different check-in or check-out.", EVENT_ID_REUSED, field="event_id"
+        )
 
 
 @dataclass(frozen=True)
-class Answer:
-    status_code: int
-    body: dict[str, Any]
+class Recorded:
+    """What became of a check-in or check-out: the event as stored, holding the first answer given to it
+    (``event.response``, ``event.status_code``), and whether this call only replayed it."""
+
+    event: PresenceEvent
     replayed: bool = False
+
+
+def first_answer_status(*, accepted: bool, reason: str | None) -> int:
+    """The status of the answer to an event as the check-in endpoint gives it: 201 accepted, 409 ``quota_full``,
+    200 any other refusal (recorded all the same). Kept with the event (``PresenceEvent.status_code``: the model keeps
+    the first answer whole) so a replay repeats it, whichever path stored the event."""
+    if accepted:
+        return 201
+    return 409 if reason == QUOTA_FULL else 200
 
 
 def body_hash(*, kind: str, token: str, occurred_at: dt.datetime, polling_place_id: int) -> str:
@@ -80,10 +97,10 @@ def polls_open_at(election: Election, place: PollingPlace, at: dt.datetime) -> b
     return local.date() == election.date and election.polls_open <= local.time() < election.polls_close
 
 
-def _replay(existing: PresenceEvent, digest: str) -> Answer:
+def _replay(existing: PresenceEvent, digest: str) -> Recorded:
     if existing.body_hash != digest:
         raise EventIdReused
-    return Answer(existing.status_code, existing.response, replayed=True)
+    return Recorded(existing, replayed=True)
 
 
 def _quota_full(credential: Credential, place: PollingPlace, election: Election) -> bool:
@@ -101,18 +118,6 @@ def _quota_full(credential: Credential, place: PollingPlace, election: Election)
     return any(sum(timeline.same_group(credential, o, rule) for o in others) >= rule.max_inside for rule in rules)
 
 
-def credential_out(credential: Credential | None) -> dict[str, Any] | None:
-    if credential is None:
-        return None
-    return {
-        "serial": credential.serial,
-        "kind": credential.kind,
-        "holder_name": credential.holder_name,
-        "appointed_by_kind": credential.appointed_by_kind,
-        "appointed_by_name": credential.appointed_by_name,
-    }
-
-
 def presence_record(
     *,
     kind: str,
@@ -124,8 +129,8 @@ def presence_record(
     device: Device,
     worker: User,
     sent_at: dt.datetime | None = None,
-) -> Answer:
-    """Record a check-in or check-out sent by ``device`` (signed in by ``worker``) and answer it.
+) -> Recorded:
+    """Record a check-in or check-out sent by ``device`` (signed in by ``worker``) with the answer it gets.
 
     Accepted: 201, with a ``notice`` when the roster as it stands disagrees (``already_inside``, ``not_inside``: the
     timeline decides, as events recorded offline may still arrive). Refused: 200 with the reason, or 409 for
@@ -141,9 +146,7 @@ def presence_record(
         return _replay(existing, digest)
 
     # Signature and revocation checks need no lock: they depend on the token and ``occurred_at`` only.
-    verdict = credential_services.credential_verify(
-        token=token, polling_place=polling_place, election=election, at=occurred_at
-    )
+    verdict = credential_verify(token=token, polling_place=polling_place, election=election, at=occurred_at)
     credential = verdict.credential
     reason = verdict.reason
     detail = verdict.detail
@@ -157,8 +160,7 @@ def presence_record(
 
     try:
         with transaction.atomic():
-            PresenceLedger.objects.get_or_create(polling_place=polling_place, election=election)
-            ledger = PresenceLedger.objects.select_for_update().get(polling_place=polling_place, election=election)
+            ledger = ledgers.lock_ledger(polling_place.pk, election.pk)
             # A copy of this event may have committed while we waited for the lock.
             existing = PresenceEvent.objects.filter(event_id=event_id).first()
             if existing is not None:
@@ -181,12 +183,10 @@ def presence_record(
             received_at = timezone.now()
             offset = clock_offset(sent_at or occurred_at, received_at)
             effective_at = min(occurred_at - offset, received_at)
-            hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
-            ledger.last_hlc = hlc
+            hlc = ledgers.next_hlc(ledger)
             if accepted:
                 ledger.roster_version += 1
             ledger.save(update_fields=["last_hlc", "roster_version"])
-            status_code = 201 if accepted else (409 if reason == QUOTA_FULL else 200)
             body: dict[str, Any] = {
                 "outcome": "accepted" if accepted else "refused",
                 "reason": reason,
@@ -201,7 +201,7 @@ def presence_record(
                 "received_at": received_at.isoformat(),
                 "hlc": hlc,
                 "roster_version": ledger.roster_version,
-                "credential": credential_out(credential),
+                "credential": roster.credential_out(credential),
             }
             if not accepted:
                 body["code"] = reason
@@ -222,13 +222,13 @@ def presence_record(
                 outcome=body["outcome"],
                 reason=reason or "",
                 body_hash=digest,
-                status_code=status_code,
+                status_code=first_answer_status(accepted=accepted, reason=reason),
                 response=body,
             )
             if accepted:
                 assert credential is not None
                 # Who is inside is derived from the whole timeline (events synced later may come before this one).
-                timeline.lock_credentials([credential.pk])
+                ledgers.lock_credentials([credential.pk])
                 timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
                 if not timeline.appended_last(event):  # else the quota was checked on the roster as it stands
                     timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id, [credential])
@@ -250,58 +250,4 @@ def presence_record(
         worker.pk,
         device.pk,
     )
-    return Answer(status_code, body)
-
-
-def ledger_version(polling_place: PollingPlace, election: Election) -> int:
-    return (
-        PresenceLedger.objects.filter(polling_place=polling_place, election=election)
-        .values_list("roster_version", flat=True)
-        .first()
-        or 0
-    )
-
-
-def roster(polling_place: PollingPlace, election: Election) -> QuerySet[Presence]:
-    """Who is inside now, in check-in order."""
-    return (
-        Presence.objects.filter(polling_place=polling_place, election=election)
-        .select_related("credential", "check_in__worker")
-        .order_by("check_in__effective_at", "check_in__hlc", "pk")
-    )
-
-
-def election_for(place: PollingPlace, elections: set[int], at: dt.datetime) -> Election | None:
-    """Of the elections a tablet and its poll worker serve at ``place``, the one an event at ``at`` belongs to: the
-    place's upcoming election on that local date if it is among them, else the latest of them."""
-    if not elections:
-        return None
-    upcoming = geography_selectors.upcoming_election(place, at)
-    if upcoming is not None and upcoming.pk in elections:
-        return upcoming
-    return Election.objects.filter(pk__in=elections).order_by("-date", "-pk").first()
-
-
-def roster_body(polling_place: PollingPlace, election: Election, version: int | None = None) -> dict[str, Any]:
-    """Who is inside now, as the roster endpoint and the sync answer give it."""
-    people = [
-        {
-            "serial": p.credential.serial,
-            "kind": p.credential.kind,
-            "holder_name": p.credential.holder_name,
-            "appointed_by_kind": p.credential.appointed_by_kind,
-            "appointed_by_name": p.credential.appointed_by_name,
-            "since": p.check_in.effective_at.isoformat(),
-            "checked_in_by": p.check_in.worker.get_full_name() or p.check_in.worker.get_username(),
-            "event_id": str(p.check_in.event_id),
-            "credential_revoked": p.credential.status == Credential.Status.REVOKED,
-        }
-        for p in roster(polling_place, election)
-    ]
-    return {
-        "polling_place": polling_place.pk,
-        "election": election.pk,
-        "roster_version": ledger_version(polling_place, election) if version is None else version,
-        "count": len(people),
-        "inside": people,
-    }
+    return Recorded(event)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,12 +33,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.credentials import services as credential_services
 from accounts.credentials import signing
+from accounts.credentials.verification import credential_verify
 from accounts.models import Credential, Device, Role, RoleGrant, User
-from polling.election_day import presence, timeline
+from polling.election_day import ledger as ledgers
+from polling.election_day import presence, roster, timeline
 from polling.geography import selectors as geography_selectors
-from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
+from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 REFUSED = "refused"
 ANOMALY = "anomaly"
-EVENT_ID_REUSED = "event_id_reused"
+EVENT_ID_REUSED = presence.EVENT_ID_REUSED
 INVALID = "invalid"
 
 #: Token reasons that make the tablet's decision an anomaly rather than a forgery: the tablet could not know.
@@ -131,7 +131,7 @@ def sync_upload(
         )
         day = item.effective_at.astimezone(zone).date()
         if day not in election_on:
-            election_on[day] = presence.election_for(polling_place, elections, item.effective_at)
+            election_on[day] = roster.election_for(polling_place, elections, item.effective_at)
         item.election = election_on[day]
         _judge(item, polling_place)
         if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
@@ -161,7 +161,7 @@ def _recorders(items: list[Item], place: PollingPlace) -> None:
         role__in=[Role.POLL_WORKER, Role.POLL_MANAGER],
         polling_place=place,
     ).select_related("user")
-    held: dict[tuple[str, int], list[RoleGrant]] = defaultdict(list)
+    held: dict[tuple[str, int | None], list[RoleGrant]] = defaultdict(list)
     for grant in grants:
         held[(grant.user.get_username(), grant.election_id)].append(grant)
     for item in items:
@@ -185,9 +185,7 @@ def _recorders(items: list[Item], place: PollingPlace) -> None:
 def _judge(item: Item, place: PollingPlace) -> None:
     """Verify the token at the event's effective time (no lock needed) and sort the tablet's decision into trusted,
     trusted-but-anomalous, or refused."""
-    verdict = credential_services.credential_verify(
-        token=item.token, polling_place=place, election=item.election, at=item.effective_at
-    )
+    verdict = credential_verify(token=item.token, polling_place=place, election=item.election, at=item.effective_at)
     item.credential = verdict.credential
     fact = _FACT_FOR_REASON.get(verdict.reason or "")
     if verdict.reason is None or (fact is not None and item.credential is not None):
@@ -212,9 +210,8 @@ def _store_group(
     assert election is not None
     offset_ms = round(offset / dt.timedelta(milliseconds=1))
     with transaction.atomic():
-        PresenceLedger.objects.get_or_create(polling_place=place, election=election)
-        ledger = PresenceLedger.objects.select_for_update().get(polling_place=place, election=election)
-        timeline.lock_credentials(i.credential.pk for i in items if i.credential is not None and i.reason is None)
+        ledger = ledgers.lock_ledger(place.pk, election.pk)
+        ledgers.lock_credentials(i.credential.pk for i in items if i.credential is not None and i.reason is None)
         # What is already stored, in one query; events inserted below join it, so a copy later in the batch is seen.
         known = {e.event_id: e for e in PresenceEvent.objects.filter(event_id__in=[i.event_id for i in items])}
         added: list[Item] = []
@@ -222,12 +219,10 @@ def _store_group(
         for item in items:
             existing = known.get(item.event_id)
             if existing is None:
-                ledger.last_hlc = max(time.time_ns() // 1_000_000, ledger.last_hlc + 1)
+                hlc = ledgers.next_hlc(ledger)
                 try:
                     with transaction.atomic():
-                        item.event = _insert(
-                            item, place, election, offset_ms, received_at, ledger.last_hlc, device, worker
-                        )
+                        item.event = _insert(item, place, election, offset_ms, received_at, hlc, device, worker)
                 except IntegrityError:
                     # The same event_id committed meanwhile by a request holding another ledger (another place).
                     existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
@@ -313,7 +308,7 @@ def _insert(
         "received_at": received_at.isoformat(),
         "hlc": hlc,
         "anomalies_at_upload": sorted(item.facts) if applied else [],
-        "credential": presence.credential_out(item.credential),
+        "credential": roster.credential_out(item.credential),
     }
     return PresenceEvent.objects.create(
         event_id=item.event_id,
@@ -333,7 +328,7 @@ def _insert(
         outcome=PresenceEvent.Outcome.ACCEPTED if applied else PresenceEvent.Outcome.REFUSED,
         reason=item.reason or "",
         body_hash=item.digest,
-        status_code=201 if applied else 200,
+        status_code=presence.first_answer_status(accepted=applied, reason=item.reason),
         response=first,
     )
 

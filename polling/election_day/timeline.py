@@ -12,9 +12,9 @@ Order-dependent anomalies (check-out without check-in, inside two places at once
 with the fold and kept in step with it: a row is opened when the timeline shows the problem, *cleared* (kept, with
 ``cleared_at``) when later uploads explain it, opened again if it reappears. Reviewed rows keep their review.
 
-Locking: the caller holds the ``PresenceLedger`` row of the (polling place, election) whose events it added (which
-serialises quota counts there) and ``lock_credentials`` for the credentials whose events it added (which
-serialises each credential's timeline across polling places); always ledger first, then credentials in id order.
+Locking: the caller holds the ``PresenceLedger`` row of the (polling place, election) whose events it added and the
+credentials whose events it added, taken in the order ``polling.election_day.ledger`` sets out (ledger first, then
+credentials in id order).
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential
-from polling.models import Election, Presence, PresenceAnomaly, PresenceEvent, PresenceLedger, PresenceRule
+from polling.election_day.ledger import lock_credentials, lock_ledger
+from polling.models import Election, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 
 Code = PresenceAnomaly.Code
 Status = PresenceAnomaly.Status
@@ -36,14 +38,6 @@ CHECK_IN = PresenceEvent.Kind.CHECK_IN
 #: The timeline's order: when it happened, then the event id — a tie at the same instant is broken by something
 #: the events carry, never by when they arrived.
 ORDER = ("effective_at", "event_id")
-
-
-def lock_credentials(credential_ids: Iterable[int]) -> None:
-    """Serialise changes to these credentials' timelines (``FOR NO KEY UPDATE``: inserts that reference the rows
-    are not blocked). No-op on SQLite, where a write transaction is already exclusive."""
-    ids = sorted(set(credential_ids))
-    if ids:
-        list(Credential.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,21 @@ def overlapping_check_ins(stays: list[Interval]) -> set[int]:
     return flagged
 
 
-def _sync_anomalies(existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent], now: dt.datetime):
+def _anomaly_row(event: PresenceEvent, code: str, now: dt.datetime, detail: str = "") -> dict[str, Any]:
+    """What an anomaly copies from the event it is about (an applied event names its election and credential)."""
+    assert event.election_id is not None and event.credential_id is not None
+    return {
+        "polling_place_id": event.polling_place_id,
+        "election_id": event.election_id,
+        "credential_id": event.credential_id,
+        "detail": detail or DETAILS[code],
+        "detected_at": now,
+    }
+
+
+def _sync_anomalies(
+    existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent], now: dt.datetime
+) -> None:
     """Make the rows of ``existing`` (one scope of codes, read ``FOR UPDATE`` so a review cannot interleave) say what
     ``wanted`` says: open new ones; clear those the timeline no longer shows (a reviewed one keeps its review and
     gets ``cleared_at``); reopen cleared ones shown again (an earlier review stays in the audit trail)."""
@@ -94,15 +102,7 @@ def _sync_anomalies(existing: list[PresenceAnomaly], wanted: dict[tuple[int, str
     for key, event in wanted.items():
         row = have.get(key)
         if row is None:
-            PresenceAnomaly.objects.create(
-                event=event,
-                code=key[1],
-                polling_place_id=event.polling_place_id,
-                election_id=event.election_id,
-                credential_id=event.credential_id,
-                detail=DETAILS[key[1]],
-                detected_at=now,
-            )
+            PresenceAnomaly.objects.create(event=event, code=key[1], **_anomaly_row(event, key[1], now))
         elif row.cleared_at is not None or row.status == Status.CLEARED:
             row.status, row.cleared_at = Status.OPEN, None
             row.save(update_fields=["status", "cleared_at"])
@@ -195,8 +195,8 @@ def reconcile_quota(
 
     With ``credentials`` (those whose events were just added) only their quota groups are walked — counts never
     cross groups, so the result is the same as a full walk; without, every event and every quota anomaly of the
-    place (after a rule change, ``rebuild``). Groups are matched in Python with case folding; the database only
-    narrows by kind."""
+    place (after a rule change, ``presence_rebuild``). Groups are matched in Python with case folding; the database
+    only narrows by kind."""
     rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
     whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
     groups: set[tuple[str, ...]] | None = None
@@ -260,6 +260,7 @@ def reconcile_quota(
 def appended_last(event: PresenceEvent) -> bool:
     """Whether no accepted event of the place comes after ``event`` in the timeline: then earlier quota verdicts
     stand and the event itself was judged on the roster as it stands (the online path)."""
+    assert event.election_id is not None
     later = Q(effective_at__gt=event.effective_at) | Q(effective_at=event.effective_at, event_id__gt=event.event_id)
     return not (
         PresenceEvent.objects.filter(
@@ -275,15 +276,7 @@ def appended_last(event: PresenceEvent) -> bool:
 def record_fact(event: PresenceEvent, code: str, detail: str = "") -> None:
     """An anomaly that is a fact about one event (revoked, polls closed, clock): recorded once, never cleared."""
     PresenceAnomaly.objects.get_or_create(
-        event=event,
-        code=code,
-        defaults={
-            "polling_place_id": event.polling_place_id,
-            "election_id": event.election_id,
-            "credential_id": event.credential_id,
-            "detail": detail or DETAILS[code],
-            "detected_at": timezone.now(),
-        },
+        event=event, code=code, defaults=_anomaly_row(event, code, timezone.now(), detail)
     )
 
 
@@ -301,7 +294,7 @@ def open_codes(event_ids: Iterable[int]) -> dict[int, list[str]]:
     return codes
 
 
-DETAILS = {
+DETAILS: dict[str, str] = {
     Code.CHECK_OUT_WITHOUT_CHECK_IN: "A check-out with no check-in before it at this polling place.",
     Code.CHECK_IN_AFTER_REVOCATION: "Checked in (offline) after the credential had been revoked.",
     Code.CREDENTIAL_NOT_VALID: "Checked in (offline) outside the credential's validity period.",
@@ -312,7 +305,7 @@ DETAILS = {
 }
 
 
-def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
+def presence_rebuild(*, polling_place_id: int, election_id: int) -> dict[str, int]:
     """Re-derive one (polling place, election) from the log alone: its roster and the order-dependent anomalies of
     every credential with events there, and its quota anomalies. For recovery (a damaged ``Presence`` table, a fixed
     bug, a quota rule changed); the same result as the events' arrival produced, by construction. Facts recorded at
@@ -320,10 +313,7 @@ def rebuild(polling_place_id: int, election_id: int) -> dict[str, int]:
     changed."""
     election = Election.objects.get(pk=election_id)
     with transaction.atomic():
-        PresenceLedger.objects.get_or_create(polling_place_id=polling_place_id, election_id=election_id)
-        ledger = PresenceLedger.objects.select_for_update().get(
-            polling_place_id=polling_place_id, election_id=election_id
-        )
+        ledger = lock_ledger(polling_place_id, election_id)
         logged = set(
             PresenceEvent.objects.filter(
                 polling_place_id=polling_place_id,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from polling.models import County, Election, Jurisdiction, PollingPlace
+from polling.models import County, Election, Entrance, Jurisdiction, PollingPlace, Precinct
 
 
 def local_zone(county: County) -> zoneinfo.ZoneInfo:
@@ -38,3 +40,62 @@ def election_day_bounds(election: Election, county: County) -> tuple[dt.datetime
     start = dt.datetime.combine(election.date, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(election.date + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+# --- The published geography (the public API and map) ----------------------------------------------------------
+
+#: (west, south, east, north) in degrees; west > east crosses the antimeridian.
+Box = tuple[float, float, float, float]
+
+
+def _in_box(qs: QuerySet[Any], box: Box | None) -> QuerySet[Any]:
+    """Rows whose bounding box meets ``box``."""
+    if box is None:
+        return qs
+    west, south, east, north = box
+    lat = Q(bbox_south__lte=north, bbox_north__gte=south)
+    if west <= east:
+        return qs.filter(lat, bbox_west__lte=east, bbox_east__gte=west)
+    # Crosses the antimeridian: [west, 180] or [-180, east].
+    return qs.filter(lat & (Q(bbox_east__gte=west) | Q(bbox_west__lte=east)))
+
+
+def _in_county(qs: QuerySet[Any], county_fips: str | None) -> QuerySet[Any]:
+    return qs.filter(county__fips=county_fips) if county_fips else qs
+
+
+def counties(*, bbox: Box | None = None) -> QuerySet[County]:
+    """Counties (with their state) meeting ``bbox``, by FIPS."""
+    return _in_box(County.objects.select_related("jurisdiction").order_by("fips"), bbox)
+
+
+def precincts(*, county_fips: str | None = None, bbox: Box | None = None) -> QuerySet[Precinct]:
+    """Precincts (with their county, not its boundary) of a county and meeting ``bbox``, by county and code."""
+    qs = Precinct.objects.select_related("county").defer("county__boundary").order_by("county__fips", "code")
+    return _in_box(_in_county(qs, county_fips), bbox)
+
+
+def polling_places(
+    *, county_fips: str | None = None, bbox: Box | None = None, detail: bool = True
+) -> QuerySet[PollingPlace]:
+    """Polling places (with their county and their entrances by name) of a county and meeting ``bbox``, by county
+    and code; without ``detail``, leaving out the building outline and accessibility notes."""
+    qs = (
+        PollingPlace.objects.select_related("county")
+        .defer("county__boundary")
+        .prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name")))
+        .order_by("county__fips", "code")
+    )
+    if not detail:
+        qs = qs.defer("building", "accessibility_notes")
+    return _in_box(_in_county(qs, county_fips), bbox)
+
+
+def polling_place_exists(pk: int) -> bool:
+    return PollingPlace.objects.filter(pk=pk).exists()
+
+
+def polling_place_ids(*, bbox: Box, limit: int) -> tuple[list[int], bool]:
+    """The ids of the first ``limit`` polling places meeting ``bbox`` (by id), and whether there were more."""
+    ids = list(_in_box(PollingPlace.objects.order_by("pk"), bbox).values_list("pk", flat=True)[: limit + 1])
+    return ids[:limit], len(ids) > limit

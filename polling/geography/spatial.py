@@ -150,7 +150,8 @@ class GeographyIndex:
         covering = candidates[shapely.covers(self._boundaries[candidates], point)]
         if len(covering) == 0:
             return None
-        return min((self.precincts[i] for i in covering), key=lambda p: p.sort_key)
+        chosen: PrecinctEntry = min((self.precincts[int(i)] for i in covering), key=lambda p: p.sort_key)
+        return chosen
 
     def zones_near(
         self, lon: float, lat: float, *, accuracy_m: float = 0.0, activity: str | None = None

@@ -1,11 +1,11 @@
 """Small static SVG previews of lon/lat geometries (precinct boundaries, polling places, entrances, zones).
 
-Pure: shapely, numpy and ``polling.geometry``; no Django import. The output is a standalone SVG document with no
-scripts and no external resources, and every piece of caller text in it is XML-escaped, so it can be embedded in a
-page as is.
+Pure: shapely, numpy and the rest of ``polling.geometry``; no Django import. The output is a standalone SVG
+document with no scripts and no external resources, and every piece of caller text in it is XML-escaped, so it can
+be embedded in a page as is.
 
 Display only. Geometries are projected into a local azimuthal-equidistant projection centred on their common centre
-(``geometry.local_projection``), so distances on the picture are true to scale near the centre and a shape split at
+(``projection.local_projection``), so distances on the picture are true to scale near the centre and a shape split at
 the antimeridian draws as one piece rather than two pieces 360 degrees apart. Nothing here decides compliance.
 """
 
@@ -19,11 +19,10 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from polling import geometry
+from polling.geometry.projection import local_projection
+from polling.geometry.units import FOOT_M, MILE_M
 
 SVG_NS = "http://www.w3.org/2000/svg"
-FOOT_M = 0.3048
-MILE_M = 1609.344
 
 #: Smallest extent drawn, so a lone point or a tiny building still gets a sensible scale.
 MIN_EXTENT_M = 40.0
@@ -109,7 +108,7 @@ def display_centre(geoms: Iterable[BaseGeometry]) -> tuple[float, float]:
 
 def project(geom: BaseGeometry, centre: tuple[float, float]) -> BaseGeometry:
     """``geom`` (lon/lat) in metres of the local azimuthal-equidistant projection centred on ``centre``, y up."""
-    forward, _inverse = geometry.local_projection(*centre)
+    forward, _inverse = local_projection(*centre)
     return shapely.transform(geom, lambda x, y: forward.transform(x, y), interleaved=False)
 
 

@@ -7,7 +7,7 @@ box columns let the database pre-filter by area where a query must run in SQL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from django import forms
@@ -17,11 +17,22 @@ from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
 
+if TYPE_CHECKING:
+    # django-stubs types a field by what it sets and what it gets: here a shapely geometry both ways.
+    _GeometryBase = models.BinaryField[BaseGeometry | None, BaseGeometry]
+    _BoundBase = models.FloatField[float | None, float]
+else:
+    _GeometryBase = models.BinaryField
+    _BoundBase = models.FloatField
 
-class GeometryField(models.BinaryField):
+
+class GeometryField(_GeometryBase):
     """A shapely geometry in WGS84 lon/lat, stored as little-endian 2D WKB."""
 
     description = "Geometry (WKB, WGS84 lon/lat)"
+    # What django-stubs' plugin reads for queries (``values_list`` and friends): a shapely geometry.
+    _pyi_private_set_type: BaseGeometry | None
+    _pyi_private_get_type: BaseGeometry
 
     def __init__(self, *args: Any, geom_types: tuple[str, ...] = (), **kwargs: Any) -> None:
         self.geom_types = tuple(geom_types)
@@ -80,13 +91,14 @@ class GeometryField(models.BinaryField):
         value = self.value_from_object(obj)
         return "" if value is None else geometry.to_geojson_text(value)
 
-    def formfield(self, **kwargs: Any) -> forms.Field:
+    def formfield(self, **kwargs: Any) -> forms.Field | None:
+        # Skip BinaryField.formfield (it offers no form field): the GeoJSON text field edits the geometry.
         return super(models.BinaryField, self).formfield(
             **{"form_class": GeoJSONFormField, "geom_types": self.geom_types, **kwargs}
         )
 
 
-class BoundField(models.FloatField):
+class BoundField(_BoundBase):
     """One side of the bounding box of the model's geometry (named by ``geometry_field_name`` on the model),
     kept in step on every save.
 
@@ -125,7 +137,8 @@ class GeoJSONWidget(forms.Textarea):
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, BaseGeometry):
             return geometry.to_geojson_text(value, indent=None)
-        return super().format_value(value)
+        text: str | None = super().format_value(value)
+        return text
 
 
 class GeoJSONFormField(forms.CharField):

@@ -1,219 +1,54 @@
-"""Named people for the accounts tests: who holds which role where, tablets, signed-in clients and TOTP codes.
+"""The credential tests' own world: two counties, three polling places, two elections and a user per role.
 
-Geography: two Mississippi counties (``county``, ``other_county``) with a polling place each (``place``,
-``other_place``), an Alabama county, and an election held today (``election``) in Mississippi.
+Hinds (28049) holds places A1 and A2, Rankin (28121) holds B1. ``general`` is 30 days away, ``runoff`` 51. The
+``outsider`` here is Rankin's commissioner (a commissioner of another county); ``nobody`` holds no role. The named
+people every test may use are in tests/conftest.py; the helpers for this world in tests/credential_helpers.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-import zoneinfo
-from collections.abc import Callable
-from typing import Any
-from unittest import mock
+from types import SimpleNamespace
 
 import pytest
-from django.db import transaction
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.test import APIClient
+from shapely.geometry import Point, box
 
-from accounts.audit import Actor
-from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
-from accounts.models import ApiSession, AuditEvent, Device, Role
-from accounts.people import services
-from tests.factories import (
-    TEST_PASSWORD,
-    CountyFactory,
-    ElectionFactory,
-    PollingPlaceFactory,
-    RoleGrantFactory,
-    UserFactory,
-)
-
-PASSWORD = TEST_PASSWORD
-#: A fixed instant for TOTP tests, well inside a 30 s step (step 59_000_000 starts at 1_770_000_000).
-T0 = 1_770_000_000 + 10
+from accounts.models import Role
+from tests.credential_helpers import make_user
+from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory
 
 
 @pytest.fixture
-def api(db) -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
-def county(mississippi):
-    return CountyFactory(fips="28049", name="Hinds", jurisdiction=mississippi)
-
-
-@pytest.fixture
-def other_county(mississippi):
-    return CountyFactory(fips="28089", name="Madison", jurisdiction=mississippi)
-
-
-@pytest.fixture
-def alabama(db):
-    from polling.models import Jurisdiction
-
-    return Jurisdiction.objects.get(code="AL")
-
-
-@pytest.fixture
-def alabama_county(alabama):
-    return CountyFactory(fips="01001", name="Autauga", jurisdiction=alabama)
-
-
-@pytest.fixture
-def place(county):
-    return PollingPlaceFactory(county=county, code="HINDS-1", name="Hinds Community Center")
-
-
-@pytest.fixture
-def other_place(other_county):
-    return PollingPlaceFactory(county=other_county, code="MAD-1", name="Madison Library")
-
-
-@pytest.fixture
-def today() -> dt.date:
-    return dt.datetime.now(zoneinfo.ZoneInfo("America/Chicago")).date()
-
-
-@pytest.fixture
-def election(mississippi, today):
-    return ElectionFactory(jurisdiction=mississippi, name="General", date=today)
-
-
-def _grant(user: Any, role: str, **scope: Any) -> Any:
-    fields = {"jurisdiction": None, "county": None, "polling_place": None, "election": None} | scope
-    RoleGrantFactory(user=user, role=role, **fields)
-    return user
-
-
-@pytest.fixture
-def state_admin(mississippi):
-    return _grant(UserFactory(username="admin"), Role.STATE_ADMIN, jurisdiction=mississippi)
-
-
-@pytest.fixture
-def alabama_admin(alabama):
-    return _grant(UserFactory(username="bama_admin"), Role.STATE_ADMIN, jurisdiction=alabama)
-
-
-@pytest.fixture
-def commissioner(county):
-    return _grant(UserFactory(username="commish"), Role.COMMISSIONER, county=county)
-
-
-@pytest.fixture
-def fellow_commissioner(county):
-    """A second commissioner of the same county."""
-    return _grant(UserFactory(username="commish2"), Role.COMMISSIONER, county=county)
-
-
-@pytest.fixture
-def other_county_commissioner(other_county):
-    return _grant(UserFactory(username="madison_commish"), Role.COMMISSIONER, county=other_county)
-
-
-@pytest.fixture
-def poll_manager(place, election):
-    return _grant(UserFactory(username="manager"), Role.POLL_MANAGER, polling_place=place, election=election)
-
-
-@pytest.fixture
-def poll_worker(place, election):
-    return _grant(UserFactory(username="worker"), Role.POLL_WORKER, polling_place=place, election=election)
-
-
-@pytest.fixture
-def other_poll_worker(other_place, election):
-    return _grant(UserFactory(username="worker2"), Role.POLL_WORKER, polling_place=other_place, election=election)
-
-
-@pytest.fixture
-def outsider(db):
-    """A user holding no role at all."""
-    return UserFactory(username="nobody")
-
-
-def make_tablet(polling_place: Any, enrolled_by: Any, *, election: Any = None, label: str = "Table 1") -> tuple:
-    """An enrolled tablet and its secret, written directly (tablet enrolment itself is tested through the API)."""
-    secret = DEVICE_SECRET_PREFIX + uuid.uuid4().hex
-    device = Device.objects.create(
-        polling_place=polling_place,
-        election=election,
-        label=label,
-        secret_hash=secret_hash(secret),
-        enrolled_by=enrolled_by,
+def world(mississippi):
+    today = dt.date.today()
+    hinds = CountyFactory(fips="28049", name="Hinds", boundary=box(-90.6, 32.0, -90.1, 32.5))
+    rankin = CountyFactory(fips="28121", name="Rankin", boundary=box(-90.1, 32.0, -89.7, 32.5))
+    a1 = PollingPlaceFactory(county=hinds, code="A1", name="Hinds One", location=Point(-90.2, 32.3))
+    a2 = PollingPlaceFactory(county=hinds, code="A2", name="Hinds Two", location=Point(-90.3, 32.3))
+    b1 = PollingPlaceFactory(county=rankin, code="B1", name="Rankin One", location=Point(-89.9, 32.3))
+    general = ElectionFactory(name="General", date=today + dt.timedelta(days=30))
+    runoff = ElectionFactory(name="Runoff", date=today + dt.timedelta(days=51))
+    w = SimpleNamespace(
+        ms=mississippi,
+        hinds=hinds,
+        rankin=rankin,
+        a1=a1,
+        a2=a2,
+        b1=b1,
+        general=general,
+        runoff=runoff,
     )
-    return device, secret
-
-
-@pytest.fixture
-def tablet(place, commissioner):
-    return make_tablet(place, commissioner)
-
-
-@pytest.fixture
-def other_tablet(other_place, other_county_commissioner):
-    return make_tablet(other_place, other_county_commissioner, label="Madison 1")
-
-
-def signed_in(user: Any, *, device: Device | None = None, ttl_s: int = 3600) -> APIClient:
-    """An API client holding a fresh token for ``user`` (bound to ``device`` or a random device id); the session is
-    ``client.session_obj`` and the token ``client.token``."""
-    with transaction.atomic():
-        issued = services.session_open(
-            actor=Actor(user=user),
-            user=user,
-            client_device_id=device.pk if device else uuid.uuid4(),
-            device=device,
-            mfa_method="",
-            ttl_s=ttl_s,
-            ip=None,
-            user_agent="pytest",
-        )
-    client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {issued.token}", HTTP_X_DEVICE_ID=str(issued.session.client_device_id)
-    )
-    client.session_obj = issued.session
-    client.token = issued.token
-    return client
-
-
-@pytest.fixture
-def client_for(db) -> Callable[..., APIClient]:
-    return signed_in
-
-
-TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key
-
-
-def enrol_totp(user: Any) -> TOTPDevice:
-    return TOTPDevice.objects.create(user=user, name="app", key=TOTP_KEY, confirmed=True, step=30, tolerance=1)
-
-
-def totp_code(at: float, *, key: str = TOTP_KEY) -> str:
-    """The 6-digit code an authenticator app shows at Unix time ``at``."""
-    generator = TOTP(bytes.fromhex(key), step=30, t0=0, digits=6)
-    generator.time = at
-    return f"{generator.token():06d}"
-
-
-def frozen_time(at: float) -> Any:
-    """Freeze the clock django-otp reads (``time.time``) at ``at``."""
-    return mock.patch("time.time", return_value=at)
-
-
-def audit_actions(since: int = 0) -> list[str]:
-    return list(AuditEvent.objects.filter(pk__gt=since).order_by("pk").values_list("action", flat=True))
-
-
-def last_audit_pk() -> int:
-    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def live_sessions(user: Any) -> int:
-    return ApiSession.objects.filter(user=user, ended_at__isnull=True).count()
+    w.admin = make_user("admin", Role.STATE_ADMIN, jurisdiction=mississippi)
+    w.commissioner = make_user("hinds", Role.COMMISSIONER, county=hinds)
+    w.outsider = make_user("rankin", Role.COMMISSIONER, county=rankin)
+    w.worker = make_user("worker", Role.POLL_WORKER, polling_place=a1, election=general)
+    w.manager = make_user("manager", Role.POLL_MANAGER, polling_place=a1, election=general)
+    w.nobody = make_user("nobody")
+    w.users = {
+        "anonymous": None,
+        "nobody": w.nobody,
+        "worker": w.worker,
+        "outsider": w.outsider,
+        "commissioner": w.commissioner,
+    }
+    return w

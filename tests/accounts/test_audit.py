@@ -11,8 +11,8 @@ from django.db import DatabaseError, connection, transaction
 
 from accounts.audit import verify_chain
 from accounts.models import AuditEvent, Role, RoleGrant
-from tests.accounts.conftest import PASSWORD, T0, enrol_totp, frozen_time, signed_in, totp_code
 from tests.factories import UserFactory
+from tests.people import PASSWORD, T0, enrol_totp, frozen_time, signed_in, totp_code
 
 
 @pytest.fixture

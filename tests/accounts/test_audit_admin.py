@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiSession, AuditEvent, Device, Role, RoleGrant
-from tests.accounts.conftest import audit_actions, last_audit_pk, live_sessions, signed_in
-from tests.conftest import sign_in_to_admin
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.helpers import audit_actions, last_audit_pk, live_sessions
+from tests.people import sign_in_to_admin, signed_in
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiSession, LoginFailure
-from tests.accounts.conftest import PASSWORD, T0, enrol_totp, frozen_time, totp_code
 from tests.helpers import in_parallel, seed_reference_data
+from tests.people import PASSWORD, T0, enrol_totp, frozen_time, totp_code
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

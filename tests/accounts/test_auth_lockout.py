@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiSession, AuditEvent, LoginFailure
-from accounts.people.services import _lockout_seconds, login_retry_after
-from tests.accounts.conftest import PASSWORD
+from accounts.people.lockout import _lockout_seconds, login_retry_after
+from tests.people import PASSWORD
 
 TOKEN = "/api/v1/auth/token/"
 

@@ -13,18 +13,9 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.utils import timezone
 
 from accounts.models import ApiSession, AuditEvent, LoginFailure
-from tests.accounts.conftest import (
-    PASSWORD,
-    T0,
-    audit_actions,
-    enrol_totp,
-    frozen_time,
-    last_audit_pk,
-    make_tablet,
-    signed_in,
-    totp_code,
-)
 from tests.factories import ElectionFactory, RoleGrantFactory, UserFactory
+from tests.helpers import audit_actions, last_audit_pk
+from tests.people import PASSWORD, T0, enrol_totp, frozen_time, make_tablet, signed_in, totp_code
 
 TOKEN = "/api/v1/auth/token/"
 ME = "/api/v1/auth/me/"

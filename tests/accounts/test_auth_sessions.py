@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import ApiSession, AuditEvent, User
-from tests.accounts.conftest import PASSWORD, audit_actions, last_audit_pk, live_sessions, signed_in
+from tests.helpers import audit_actions, last_audit_pk, live_sessions
+from tests.people import PASSWORD, signed_in
 
 SESSIONS = "/api/v1/auth/sessions/"
 ME = "/api/v1/auth/me/"

@@ -12,15 +12,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiSession, AuditEvent, LoginFailure
-from tests.accounts.conftest import (
-    PASSWORD,
-    T0,
-    audit_actions,
-    enrol_totp,
-    frozen_time,
-    last_audit_pk,
-    totp_code,
-)
+from tests.helpers import audit_actions, last_audit_pk
+from tests.people import PASSWORD, T0, enrol_totp, frozen_time, totp_code
 
 TOKEN = "/api/v1/auth/token/"
 START = "/api/v1/auth/totp/"

@@ -21,7 +21,7 @@ def test_signing_keys_show_no_private_key(admin_client):
     from django.db import transaction
 
     from accounts.audit import Actor
-    from accounts.credentials.services import signing_key_rotate
+    from accounts.credentials.keys import signing_key_rotate
 
     with transaction.atomic():
         key = signing_key_rotate(actor=Actor.system())

@@ -11,19 +11,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.credentials import badges, services, signing
+from accounts.audit import Actor
+from accounts.credentials import badges, issuing, keys, signing
 from accounts.models import AuditEvent, Credential
 from polling.geography import selectors as geography_selectors
-from tests.accounts.credential_fixtures import (  # noqa: F401  (fixtures)
-    ROLES,
-    audit_actions,
-    client,
-    issue,
-    pdf_text,
-    state,
-    world_fixture,
-)
+from tests.credential_helpers import MATRIX, ROLES, client, issue, pdf_text, state
 from tests.factories import CredentialFactory
+from tests.helpers import audit_actions
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +61,7 @@ def _request(api, w, endpoint: str, credential: Credential):
     if endpoint == "revoked":
         return api.get(f"{base}revoked/")
     if endpoint == "verify":
-        token = services.credential_token(credential)
+        token = issuing.credential_token(credential)
         return api.post(f"{base}verify/", {"token": token, "polling_place": w.a1.pk}, format="json")
     if endpoint == "scope-hashes":
         return api.get(f"{base}scope-hashes/", {"polling_place": w.a1.pk})
@@ -76,20 +70,6 @@ def _request(api, w, endpoint: str, credential: Credential):
 
 DENIED = {"anonymous": "auth", "nobody": 403}
 # Status for worker, outsider (commissioner of Rankin), commissioner of Hinds; ``auth`` is 401/403 not_authenticated.
-MATRIX = {
-    "list": (403, 200, 200),
-    "issue": (403, 400, 201),
-    "detail": (403, 404, 200),
-    "revoke": (403, 404, 200),
-    "qr": (403, 404, 200),
-    "badge": (403, 404, 200),
-    "import": (403, 400, 201),
-    "export": (403, 200, 200),
-    "keys": (200, 200, 200),
-    "revoked": (200, 200, 200),
-    "verify": (200, 404, 200),
-    "scope-hashes": (200, 404, 200),
-}
 WRITES = {
     "issue": ["credential.issue"],
     "revoke": ["credential.revoke"],
@@ -102,7 +82,7 @@ WRITES = {
 def test_every_endpoint_answers_each_role_and_only_the_right_one_changes_anything(world, endpoint, role):
     w = world
     credential = issue(w)  # Hinds, county-wide
-    services.active_signing_key()
+    keys.active_signing_key()
     before_state, before_audit = state(credential), audit_actions()
     response = _request(client(w.users[role]), w, endpoint, credential)
 
@@ -281,7 +261,7 @@ def test_the_list_is_scoped_filtered_paginated_and_takes_a_fixed_number_of_queri
     observer = issue(w, kind="federal_observer", holder_name="Federal Fed")
     rankin = issue(w, county=w.rankin, holder_name="Rankin Person", by=w.outsider)
     runoff = issue(w, election=w.runoff, holder_name="Runoff Person")
-    services.credential_revoke(actor=services.Actor(user=w.commissioner), credential_id=hinds[0].pk, reason="x")
+    issuing.credential_revoke(actor=Actor(user=w.commissioner), credential_id=hinds[0].pk, reason="x")
     expired = CredentialFactory(
         county=w.hinds,
         election=w.general,
@@ -364,9 +344,9 @@ def test_the_qr_code_is_an_svg_of_the_signed_token(world):
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     assert response["Cache-Control"] == "private, no-store"
     assert response.content.startswith(b"<?xml") and b"<svg" in response.content
-    token = services.credential_token(credential)
+    token = issuing.credential_token(credential)
     assert response.content == badges.qr_svg(token)
-    claims = signing.verify_token(token, services.verifying_keys())
+    claims = signing.verify_token(token, keys.verifying_keys())
     assert claims.serial == credential.serial
     assert badges.qr_code(token).version <= 10 and badges.qr_code(token).error in ("M", "Q", "H")
 
@@ -392,7 +372,7 @@ def test_the_badge_is_a_pdf_with_the_holder_the_appointer_the_scope_and_the_seri
 def test_a_revoked_or_expired_credential_cannot_be_printed(world):
     w = world
     revoked = issue(w)
-    services.credential_revoke(actor=services.Actor(user=w.commissioner), credential_id=revoked.pk, reason="x")
+    issuing.credential_revoke(actor=Actor(user=w.commissioner), credential_id=revoked.pk, reason="x")
     expired = CredentialFactory(
         county=w.hinds,
         election=w.general,
@@ -424,7 +404,7 @@ def test_the_public_keys_endpoint_exposes_keys_and_nothing_personal(world):
     credential = issue(w, holder_name="Secret Holder Name")
     api = client()
     assert api.get("/api/v1/credentials/keys/").json()["keys"] == []  # none until the first token is signed
-    services.credential_token(credential)
+    issuing.credential_token(credential)
     response = api.get("/api/v1/credentials/keys/")
     assert response.status_code == 200 and "public" in response["Cache-Control"]
     body = response.json()
@@ -440,9 +420,9 @@ def test_revocations_are_listed_since_a_time_for_the_callers_counties(world):
     w = world
     first, second = issue(w), issue(w, holder_name="Second")
     rankin = issue(w, county=w.rankin, by=w.outsider)
-    actor = services.Actor(user=w.admin)
+    actor = Actor(user=w.admin)
     for c in (first, second, rankin):
-        services.credential_revoke(actor=actor, credential_id=c.pk, reason="test")
+        issuing.credential_revoke(actor=actor, credential_id=c.pk, reason="test")
     first.refresh_from_db()
     second.refresh_from_db()
     api = client(w.worker)
@@ -481,8 +461,8 @@ def test_the_openapi_schema_lists_the_credential_paths(world):
 def test_with_real_bearer_tokens_a_commissioner_issues_and_a_poll_workers_tablet_verifies(
     commissioner, poll_worker, county, place, election, tablet
 ):
-    """End to end through the staff API's own token authentication (the fixtures of tests/accounts/conftest.py)."""
-    from tests.accounts.conftest import signed_in
+    """End to end through the staff API's own token authentication (the named people of tests/conftest.py)."""
+    from tests.people import signed_in
 
     anonymous = client().get("/api/v1/credentials/")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
@@ -500,7 +480,7 @@ def test_with_real_bearer_tokens_a_commissioner_issues_and_a_poll_workers_tablet
     worker = signed_in(poll_worker, device=tablet[0])
     result = worker.post(
         "/api/v1/credentials/verify/",
-        {"token": services.credential_token(credential), "polling_place": place.pk},
+        {"token": issuing.credential_token(credential), "polling_place": place.pk},
         format="json",
     ).json()
     assert result["valid"] is True and result["credential"]["holder_name"] == "Real Token"

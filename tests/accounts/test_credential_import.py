@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from accounts.audit import Actor
-from accounts.credentials import services
+from accounts.credentials import issuing
 from accounts.models import AuditEvent, Credential
 from polling.geography import selectors as geography_selectors
-from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
+from tests.credential_helpers import client, issue
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/credentials/import/"
@@ -195,7 +195,7 @@ def test_the_export_imports_back_to_the_same_credentials(world):
     issue(w, kind="federal_observer", holder_name="José Martínez, Jr.")
     issue(w, kind="state_observer", holder_name='Annie "Mae" Devine', election=w.runoff)
     revoked = issue(w, holder_name="Gone Away")
-    services.credential_revoke(actor=Actor(user=w.commissioner), credential_id=revoked.pk, reason="moved")
+    issuing.credential_revoke(actor=Actor(user=w.commissioner), credential_id=revoked.pk, reason="moved")
     Credential.objects.filter(pk=revoked.pk).delete()  # only live credentials travel
 
     def fields() -> list[tuple]:

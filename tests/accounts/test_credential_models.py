@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Credential
-from tests.accounts.credential_fixtures import world_fixture  # noqa: F401  (fixtures)
 from tests.factories import CredentialFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 
 from accounts.audit import Actor
-from accounts.credentials import services, signing
+from accounts.credentials import issuing, keys, signing
 from accounts.models import AuditEvent, Credential
 from polling.geography import selectors as geography_selectors
-from tests.accounts.credential_fixtures import client, issue, world_fixture  # noqa: F401  (fixtures)
+from tests.credential_helpers import client, issue
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/credentials/verify/"
@@ -48,7 +48,7 @@ def reason(user, token, place, **kwargs):
 def test_a_genuine_token_is_valid_and_shows_a_poll_worker_only_what_they_need(world):
     w = world
     credential = issue(w, holder_name="Unita Blackwell", appointed_by_kind="candidate", appointed_by_name="J. Doe")
-    token = services.credential_token(credential)
+    token = issuing.credential_token(credential)
     events = AuditEvent.objects.count()
     result = verify(w.worker, token, w.a1, at=election_noon(w))
     assert result["valid"] is True and result["reason"] is None
@@ -66,9 +66,9 @@ def test_a_genuine_token_is_valid_and_shows_a_poll_worker_only_what_they_need(wo
 def test_a_forged_token_is_a_bad_signature(world):
     w = world
     credential = issue(w)
-    key = services.active_signing_key()
+    key = keys.active_signing_key()
     forger = signing.generate_private_key()
-    forged = signing.sign_payload(services.credential_payload(credential, key_id=key.key_id), forger)
+    forged = signing.sign_payload(issuing.credential_payload(credential, key_id=key.key_id), forger)
     result = verify(w.worker, forged, w.a1, at=election_noon(w))
     assert result == result | {"valid": False, "reason": "bad_signature", "credential": None}
 
@@ -77,11 +77,11 @@ def test_an_altered_token_is_a_bad_signature(world):
     w = world
     credential = issue(w)
     other = issue(w, holder_name="Someone Else")
-    raw = raw_of(services.credential_token(credential))
+    raw = raw_of(issuing.credential_token(credential))
     # Swap in the other credential's serial (bytes 3..9): a real serial, but not what was signed.
-    raw[3:10] = raw_of(services.credential_token(other))[3:10]
+    raw[3:10] = raw_of(issuing.credential_token(other))[3:10]
     assert reason(w.worker, token_of(raw), w.a1, at=election_noon(w)) == "bad_signature"
-    raw = raw_of(services.credential_token(credential))
+    raw = raw_of(issuing.credential_token(credential))
     raw[18] ^= 0x01  # the lowest bit of valid_from: one minute earlier or later
     assert reason(w.worker, token_of(raw), w.a1, at=election_noon(w)) == "bad_signature"
 
@@ -89,7 +89,7 @@ def test_an_altered_token_is_a_bad_signature(world):
 @pytest.mark.parametrize("mangle", [lambda t: t[:-10], lambda t: t[:40], lambda t: "GARBAGE!", lambda t: t + "A"])
 def test_truncated_or_garbage_tokens_are_malformed(world, mangle):
     w = world
-    token = services.credential_token(issue(w))
+    token = issuing.credential_token(issue(w))
     result = verify(w.worker, mangle(token), w.a1, at=election_noon(w))
     assert result["valid"] is False and result["reason"] == "malformed" and result["credential"] is None
 
@@ -105,14 +105,14 @@ def test_a_token_from_an_unknown_key_is_refused(world):
     w = world
     credential = issue(w)
     stranger = signing.generate_private_key()
-    token = signing.sign_payload(services.credential_payload(credential, key_id=999), stranger)
+    token = signing.sign_payload(issuing.credential_payload(credential, key_id=999), stranger)
     assert reason(w.worker, token, w.a1, at=election_noon(w)) == "unknown_key"
 
 
 def test_expired_and_not_yet_valid_tokens_are_refused_at_the_edges(world):
     w = world
     credential = issue(w)
-    token = services.credential_token(credential)
+    token = issuing.credential_token(credential)
     minute = dt.timedelta(minutes=1)
     assert reason(w.worker, token, w.a1, at=credential.valid_from) is None
     assert reason(w.worker, token, w.a1, at=credential.valid_from - minute) == "not_yet_valid"
@@ -124,8 +124,8 @@ def test_a_revoked_token_is_refused_from_the_moment_of_revocation(world):
     w = world
     now = dt.datetime.now(dt.UTC)
     credential = issue(w, valid_from=now - dt.timedelta(hours=1), valid_until=now + dt.timedelta(days=40))
-    token = services.credential_token(credential)
-    services.credential_revoke(actor=Actor(user=w.commissioner), credential_id=credential.pk, reason="Lost")
+    token = issuing.credential_token(credential)
+    issuing.credential_revoke(actor=Actor(user=w.commissioner), credential_id=credential.pk, reason="Lost")
     credential.refresh_from_db()
     result = verify(w.worker, token, w.a1)  # now
     assert result["valid"] is False and result["reason"] == "revoked"
@@ -143,8 +143,8 @@ def test_a_token_never_good_here_says_so_before_it_says_revoked(world):
     credential = issue(
         w, polling_places=[w.a1], valid_from=now - dt.timedelta(hours=1), valid_until=now + dt.timedelta(days=40)
     )
-    token = services.credential_token(credential)
-    services.credential_revoke(actor=Actor(user=w.commissioner), credential_id=credential.pk, reason="Lost")
+    token = issuing.credential_token(credential)
+    issuing.credential_revoke(actor=Actor(user=w.commissioner), credential_id=credential.pk, reason="Lost")
     assert reason(w.admin, token, w.a1) == "revoked"
     assert reason(w.admin, token, w.a2) == "wrong_place"
     assert reason(w.admin, token, w.a1, at=now + dt.timedelta(days=41)) == "expired"
@@ -153,12 +153,12 @@ def test_a_token_never_good_here_says_so_before_it_says_revoked(world):
 def test_a_token_for_another_election_is_refused(world):
     w = world
     runoff = issue(w, election=w.runoff)
-    token = services.credential_token(runoff)
+    token = issuing.credential_token(runoff)
     on_runoff_day = dt.datetime.combine(w.runoff.date, dt.time(12), tzinfo=geography_selectors.local_zone(w.hinds))
     # Explicitly for the general election, at a time the runoff credential is valid.
     assert reason(w.worker, token, w.a1, at=on_runoff_day, election=w.general.pk) == "wrong_election"
     # By default the place's upcoming election: on general-election day, that is the general election.
-    general_token = services.credential_token(issue(w))
+    general_token = issuing.credential_token(issue(w))
     assert reason(w.worker, token, w.a1, at=election_noon(w)) == "not_yet_valid"
     assert reason(w.worker, general_token, w.a1, at=election_noon(w)) is None
     wide = issue(
@@ -167,8 +167,8 @@ def test_a_token_for_another_election_is_refused(world):
         valid_from=election_noon(w) - dt.timedelta(hours=1),
         valid_until=on_runoff_day + dt.timedelta(hours=6),
     )
-    assert reason(w.worker, services.credential_token(wide), w.a1, at=election_noon(w)) == "wrong_election"
-    assert reason(w.worker, services.credential_token(wide), w.a1, at=on_runoff_day) is None
+    assert reason(w.worker, issuing.credential_token(wide), w.a1, at=election_noon(w)) == "wrong_election"
+    assert reason(w.worker, issuing.credential_token(wide), w.a1, at=on_runoff_day) is None
 
 
 def test_an_election_of_another_state_is_not_a_context(world):
@@ -182,7 +182,7 @@ def test_an_election_of_another_state_is_not_a_context(world):
         polls_open=dt.time(7),
         polls_close=dt.time(19),
     )
-    token = services.credential_token(issue(w))
+    token = issuing.credential_token(issue(w))
     response = client(w.worker).post(
         URL, {"token": token, "polling_place": w.a1.pk, "election": alabama.pk}, format="json"
     )
@@ -191,8 +191,8 @@ def test_an_election_of_another_state_is_not_a_context(world):
 
 def test_a_token_for_another_place_is_refused(world):
     w = world
-    county_wide = services.credential_token(issue(w))
-    at_a1 = services.credential_token(issue(w, polling_places=[w.a1]))
+    county_wide = issuing.credential_token(issue(w))
+    at_a1 = issuing.credential_token(issue(w, polling_places=[w.a1]))
     noon = election_noon(w)
     assert reason(w.admin, county_wide, w.a2, at=noon) is None
     assert reason(w.admin, county_wide, w.b1, at=noon) == "wrong_place"
@@ -206,8 +206,8 @@ def test_a_credential_for_many_places_carries_a_hash_the_tablets_can_check(world
     w = world
     many = [w.a1] + [PollingPlaceFactory(county=w.hinds, code=f"M{i}") for i in range(signing.MAX_LISTED_PLACES)]
     credential = issue(w, polling_places=many)
-    token = services.credential_token(credential)
-    claims = signing.verify_token(token, services.verifying_keys())
+    token = issuing.credential_token(credential)
+    claims = signing.verify_token(token, keys.verifying_keys())
     assert claims.scope_type is signing.ScopeType.HASHED
     noon = election_noon(w)
     assert reason(w.worker, token, w.a1, at=noon) is None
@@ -236,14 +236,14 @@ def test_a_credential_for_many_places_carries_a_hash_the_tablets_can_check(world
 def test_a_genuine_token_without_a_record_is_an_unknown_credential(world):
     w = world
     credential = issue(w)
-    token = services.credential_token(credential)
+    token = issuing.credential_token(credential)
     Credential.objects.filter(pk=credential.pk).delete()
     assert reason(w.worker, token, w.a1, at=election_noon(w)) == "unknown_credential"
 
 
 def test_poll_workers_verify_only_at_their_own_places_and_commissioners_only_in_their_county(world):
     w = world
-    token = services.credential_token(issue(w))
+    token = issuing.credential_token(issue(w))
     body = {"token": token, "polling_place": w.b1.pk}
     response = client(w.worker).post(URL, body, format="json")
     assert response.status_code == 404 and response.json()["code"] == "not_found"

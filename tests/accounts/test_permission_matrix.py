@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from accounts.models import ApiSession, AuditEvent, Device, EnrolmentCode, Role, RoleGrant, User
-from tests.accounts.conftest import signed_in
+from tests.people import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -172,13 +172,13 @@ def test_every_staff_path_is_in_a_permission_matrix():
         "api/v1/auth/token/", "api/v1/auth/totp/", "api/v1/auth/totp/confirm/", "api/v1/auth/me/",
         "api/v1/auth/devices/enrol/",
     }  # fmt: skip
-    from tests.accounts import test_credential_api
+    from tests import credential_helpers
 
     credential_paths = {p for p in _staff_paths() if p.startswith("api/v1/credentials/")}
     credentials_matrix = (
-        " ".join(str(k) for k in test_credential_api.MATRIX)
+        " ".join(str(k) for k in credential_helpers.MATRIX)
         + " "
-        + " ".join(str(v) for v in test_credential_api.MATRIX.values())
+        + " ".join(str(v) for v in credential_helpers.MATRIX.values())
     )
     assert _staff_paths() - credential_paths == covered_here | self_service
     for path in credential_paths:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import AuditEvent, Role, RoleGrant
-from tests.accounts.conftest import audit_actions, last_audit_pk, signed_in
 from tests.factories import ElectionFactory, UserFactory
+from tests.helpers import audit_actions, last_audit_pk
+from tests.people import signed_in
 
 GRANTS = "/api/v1/auth/grants/"
 

@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiSession, AuditEvent, Device, EnrolmentCode, LoginFailure
-from tests.accounts.conftest import PASSWORD, audit_actions, last_audit_pk, live_sessions, make_tablet, signed_in
+from tests.helpers import audit_actions, last_audit_pk, live_sessions
+from tests.people import PASSWORD, make_tablet, signed_in
 
 ENROLMENTS = "/api/v1/auth/devices/enrolments/"
 ENROL = "/api/v1/auth/devices/enrol/"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest and test_checkins are parameters here)
 """The admin pages for election day: presence quotas (editable), and the presence log, who is inside and incidents
 (read-only records written only by their services), as an OTP-verified superuser uses them."""
 
@@ -18,18 +17,10 @@ from shapely.geometry import Point
 from polling.geography.services import geography_version
 from polling.models import Jurisdiction, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 from polling.models.incidents import Incident
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    commissioner,
-    county,
-    election,
-    place,
-    poll_worker,
-    signed_in,
-    today,
-)
+from tests.election_day_helpers import body, local, token_of, watcher
 from tests.factories import EntranceFactory
 from tests.helpers import seed_reference_data
-from tests.polling.test_checkins import body, local, tablet_client, token_of, watcher  # noqa: F401  (fixture)
+from tests.people import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest are parameters here)
 """POST /api/v1/polling-places/{id}/check-ins/ and …/check-outs/, GET …/roster/: who may record, every refusal,
 idempotent replays, quotas, and the roster with its ETag."""
 
@@ -12,71 +11,20 @@ from unittest import mock
 
 import pytest
 
-from accounts.credentials import services as credential_services
 from accounts.models import AuditEvent, Role
 from polling.election_day import presence
 from polling.geography import selectors as geography_selectors
 from polling.models import Presence, PresenceEvent, PresenceLedger
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    _grant,
-    commissioner,
-    county,
-    election,
-    make_tablet,
-    other_county,
-    other_county_commissioner,
-    other_place,
-    place,
-    poll_manager,
-    poll_worker,
-    signed_in,
-    state_admin,
-    today,
-)
-from tests.factories import CredentialFactory, ElectionFactory, PollingPlaceFactory, UserFactory
+from tests.election_day_helpers import body, local, post, token_of, url, watcher
+from tests.factories import ElectionFactory, PollingPlaceFactory, UserFactory
 from tests.helpers import seed_reference_data
-
-CHICAGO = credential_services.zoneinfo.ZoneInfo("America/Chicago")
-
-
-def url(place: Any, what: str = "check-ins") -> str:
-    return f"/api/v1/polling-places/{place.pk}/{what}/"
+from tests.people import grant as _grant
+from tests.people import make_tablet, signed_in
 
 
 @pytest.fixture(autouse=True)
 def _seeded(db):
     seed_reference_data()
-
-
-def local(election: Any, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(election.date, dt.time(hour, minute), tzinfo=CHICAGO)
-
-
-def watcher(election: Any, county: Any, *, places: list | None = None, valid_on: Any = None, **fields: Any) -> Any:
-    """A credential valid all of election day (of ``valid_on``, by default ``election``) in local time."""
-    start, end = geography_selectors.election_day_bounds(valid_on or election, county)
-    fields = {"valid_from": start, "valid_until": end} | fields
-    return CredentialFactory(election=election, county=county, polling_places=places or [], **fields)
-
-
-def token_of(credential: Any) -> str:
-    return credential_services.credential_token(credential)
-
-
-def body(token: str, at: dt.datetime, event_id: Any = None) -> dict[str, Any]:
-    return {"token": token, "event_id": str(event_id or uuid.uuid4()), "occurred_at": at.isoformat()}
-
-
-@pytest.fixture
-def tablet_client(place, poll_worker, commissioner):
-    device, _ = make_tablet(place, commissioner)
-    client = signed_in(poll_worker, device=device)
-    client.device = device
-    return client
-
-
-def post(client: Any, place: Any, token: str, at: dt.datetime, *, what: str = "check-ins", event_id: Any = None):
-    return client.post(url(place, what), body(token, at, event_id), format="json")
 
 
 # --- who may record -----------------------------------------------------------------------------------------------

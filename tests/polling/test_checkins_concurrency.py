@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest are parameters here)
 """Check-ins that race, run for real on PostgreSQL (a connection per thread, committed transactions): the quota
 holds under a burst of tablets, and copies of one event posted at once are stored once and answered alike."""
 
@@ -13,19 +12,11 @@ from django.db import connection
 
 from accounts.models import Role
 from polling.models import Presence, PresenceEvent, PresenceLedger
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    _grant,
-    commissioner,
-    county,
-    election,
-    make_tablet,
-    place,
-    signed_in,
-    today,
-)
+from tests.election_day_helpers import body, local, token_of, url, watcher
 from tests.factories import UserFactory
 from tests.helpers import in_parallel, seed_reference_data
-from tests.polling.test_checkins import body, local, token_of, url, watcher
+from tests.people import grant as _grant
+from tests.people import make_tablet, signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest are parameters here)
 """One permission matrix over every election-day staff endpoint (check-ins, check-outs, the roster and its paper
 fallback, offline sync, presence anomalies and their review, incidents), for every kind of caller: anonymous, a
 user with no role, a poll worker of another place (on a tablet of their own place), a commissioner of another
@@ -23,7 +22,6 @@ import uuid
 from typing import Any
 
 import pytest
-import time_machine
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 from PIL import Image
@@ -31,32 +29,16 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from accounts.audit import Actor
-from accounts.credentials import services as credential_services
+from accounts.credentials import issuing
 from accounts.models import AuditEvent
-from polling.election_day import incidents
-from polling.election_day.incident_services import incident_report, place_for_measuring
+from polling.election_day.incidents import photos
+from polling.election_day.incidents.selectors import place_for_measuring
+from polling.election_day.incidents.services import incident_report
 from polling.models import Presence, PresenceAnomaly, PresenceEvent, PresenceLedger
 from polling.models.incidents import Incident
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    alabama,
-    alabama_admin,
-    commissioner,
-    county,
-    election,
-    make_tablet,
-    other_county,
-    other_county_commissioner,
-    other_place,
-    other_poll_worker,
-    outsider,
-    place,
-    poll_worker,
-    signed_in,
-    state_admin,
-    today,
-)
+from tests.election_day_helpers import body, local, token_of, watcher
 from tests.helpers import seed_reference_data
-from tests.polling.test_checkins import body, local, token_of, watcher
+from tests.people import make_tablet, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -84,13 +66,6 @@ def _seeded(db):
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def noon(election):
-    """The server's clock at 12:00 on election day (ticking): polls are open."""
-    with time_machine.travel(local(election, 12), tick=True):
-        yield local(election, 12)
 
 
 def _png() -> bytes:
@@ -129,9 +104,9 @@ def world(noon, place, election, county, commissioner, poll_worker) -> dict[str,
     anomaly = PresenceAnomaly.objects.get()
 
     revoked = watcher(election, county, holder_name="Rex Revoked", appointed_by_name="Party C")
-    credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=revoked.pk, reason="Lost")
+    issuing.credential_revoke(actor=Actor(user=commissioner), credential_id=revoked.pk, reason="Lost")
 
-    photo = incidents.store_photo(incidents.CleanPhoto(data=_png(), content_type="image/png", extension="png"))
+    photo = photos.store_photo(photos.CleanPhoto(data=_png(), content_type="image/png", extension="png"))
     incident = incident_report(
         actor=Actor(user=commissioner),
         polling_place=place_for_measuring(place.pk),

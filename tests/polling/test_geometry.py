@@ -18,7 +18,6 @@ import shapely
 from geographiclib.geodesic import Geodesic
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from polling import geometry as g
 from polling.geometry import (
     FOOT_M,
     Classification,
@@ -39,6 +38,7 @@ from polling.geometry import (
     to_geojson_text,
     zone_polygon,
 )
+from polling.geometry import geojson as g
 from tests.polling.geodesic_oracle import edge_distance
 from tests.polling.geodtest_cases import TESTCASES
 

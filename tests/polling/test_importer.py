@@ -13,8 +13,9 @@ import shapely
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from polling.geography import importer
+from polling.geography import elections
 from polling.geography.importer import GeographyImportError, import_geography
+from polling.geography.importer import write as importer_write
 from polling.geography.services import geography_version
 from polling.models import County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
 
@@ -286,7 +287,7 @@ def test_a_failure_while_writing_rolls_back_everything_already_written(files, el
     def fail(*args, **kwargs):
         raise IntegrityError("duplicate key value violates unique constraint (concurrent writer)")
 
-    monkeypatch.setattr(importer, "_write_assignments", fail)
+    monkeypatch.setattr(importer_write, "_write_assignments", fail)
 
     with pytest.raises(GeographyImportError, match="integrity"):
         import_geography(**files)
@@ -568,6 +569,6 @@ def test_the_command_refuses_an_unknown_election(files, db):
 
 
 def test_next_general_election_day():
-    assert importer.next_general_election_day(dt.date(2026, 11, 24)) == dt.date(2027, 11, 2)
-    assert importer.next_general_election_day(dt.date(2026, 1, 1)) == dt.date(2026, 11, 3)
-    assert importer.next_general_election_day(dt.date(2026, 11, 3)) == dt.date(2026, 11, 3)
+    assert elections.next_general_election_day(dt.date(2026, 11, 24)) == dt.date(2027, 11, 2)
+    assert elections.next_general_election_day(dt.date(2026, 1, 1)) == dt.date(2026, 11, 3)
+    assert elections.next_general_election_day(dt.date(2026, 11, 3)) == dt.date(2026, 11, 3)

@@ -1,7 +1,5 @@
 """Incidents: who may report and read them, the exact zone measurement, bad input, and photos."""
 
-# ruff: noqa: F811  (the role fixtures are imported from tests/accounts/conftest.py and named as arguments)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -18,25 +16,9 @@ from shapely.geometry import Point
 
 from accounts.models import AuditEvent
 from polling.models.incidents import Incident
-from tests.accounts.conftest import (  # noqa: F401 (fixtures)
-    api,
-    commissioner,
-    county,
-    election,
-    last_audit_pk,
-    other_county,
-    other_county_commissioner,
-    other_place,
-    other_poll_worker,
-    outsider,
-    place,
-    poll_worker,
-    signed_in,
-    state_admin,
-    tablet,
-    today,
-)
 from tests.factories import EntranceFactory
+from tests.helpers import last_audit_pk
+from tests.people import signed_in
 
 URL = "/api/v1/incidents/"
 WGS84 = Geodesic.WGS84

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
 """Paper fallback: the check-in log and the roster of a polling place as CSV and printable PDF, for the same
 readers as the roster."""
 
@@ -10,23 +9,19 @@ import io
 import pytest
 
 from accounts.models import Role
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    _grant,
-    commissioner,
-    county,
-    election,
-    other_county,
-    other_place,
-    place,
-    poll_worker,
-    signed_in,
-    today,
-)
-from tests.accounts.credential_fixtures import pdf_text
+from tests.credential_helpers import pdf_text
+from tests.election_day_helpers import local, post, token_of, watcher
 from tests.factories import UserFactory
-from tests.polling.test_checkins import _seeded, local, post, tablet_client, token_of, watcher  # noqa: F401
+from tests.helpers import seed_reference_data
+from tests.people import grant as _grant
+from tests.people import signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _seeded(db):
+    seed_reference_data()
 
 
 def paper(place, document: str, fmt: str) -> str:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.accounts.conftest are parameters here)
 """POST /api/v1/sync/: batches recorded offline, out of order, partly uploaded, with clocks off by a day; every
 event's result; the anomalies shown to commissioners and their review; the refresh payload."""
 
@@ -18,32 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.audit import Actor
-from accounts.credentials import services as credential_services
+from accounts.credentials import issuing
 from accounts.models import AuditEvent, Role
 from polling.election_day import sync
 from polling.models import Presence, PresenceAnomaly, PresenceEvent
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    _grant,
-    commissioner,
-    county,
-    election,
-    make_tablet,
-    other_county,
-    other_county_commissioner,
-    other_place,
-    place,
-    poll_manager,
-    poll_worker,
-    signed_in,
-    state_admin,
-    today,
-)
+from tests.election_day_helpers import ANOMALIES, SYNC, body, event, local, post, token_of, upload, watcher
 from tests.factories import PollingPlaceFactory, UserFactory
 from tests.helpers import seed_reference_data
-from tests.polling.test_checkins import body, local, post, token_of, watcher
+from tests.people import grant as _grant
+from tests.people import make_tablet, signed_in
 
-SYNC = "/api/v1/sync/"
-ANOMALIES = "/api/v1/presence-anomalies/"
 Code = PresenceAnomaly.Code
 
 
@@ -53,31 +36,11 @@ def _seeded(db):
 
 
 @pytest.fixture
-def noon(election):
-    """The server's clock at 12:00 on election day (ticking), when the tablets come back into signal."""
-    with time_machine.travel(local(election, 12), tick=True):
-        yield local(election, 12)
-
-
-@pytest.fixture
 def tablet(noon, place, poll_worker, commissioner):
     device, _ = make_tablet(place, commissioner)
     client = signed_in(poll_worker, device=device)
     client.device = device
     return client
-
-
-def event(kind: str, token: str, at: dt.datetime, event_id: Any = None) -> dict[str, Any]:
-    return {"kind": kind, "token": token, "occurred_at": at.isoformat(), "event_id": str(event_id or uuid.uuid4())}
-
-
-def upload(client: Any, events: list[dict], *, skew: dt.timedelta = dt.timedelta(0), since: Any = None) -> Any:
-    """What a tablet whose clock is ``skew`` ahead sends: its clock now and its (skewed) event times."""
-    from django.utils import timezone
-
-    shifted = [e | {"occurred_at": (dt.datetime.fromisoformat(e["occurred_at"]) + skew).isoformat()} for e in events]
-    payload = {"sent_at": (timezone.now() + skew).isoformat(), "since": since, "events": shifted}
-    return client.post(SYNC, payload, format="json")
 
 
 def results(response: Any) -> list[tuple[str, list[str]]]:
@@ -129,7 +92,7 @@ def test_a_batch_is_stored_event_by_event_and_the_answer_refreshes_the_tablet(ta
 
 def test_an_empty_batch_just_refreshes(tablet, place, election, county, commissioner):
     credential = watcher(election, county)
-    credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=credential.pk, reason="Lost")
+    issuing.credential_revoke(actor=Actor(user=commissioner), credential_id=credential.pk, reason="Lost")
     response = upload(tablet, [])
     assert results(response) == []
     assert [r["serial"] for r in response.json()["revoked"]] == [credential.serial]
@@ -272,8 +235,8 @@ def test_a_check_in_after_revocation_is_applied_flagged_and_the_roster_says_so(
 ):
     a, b = watcher(election, county), watcher(election, county, appointed_by_name="B")
     with time_machine.travel(local(election, 9), tick=False):
-        credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=a.pk, reason="Lost")
-        credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=b.pk, reason="Lost")
+        issuing.credential_revoke(actor=Actor(user=commissioner), credential_id=a.pk, reason="Lost")
+        issuing.credential_revoke(actor=Actor(user=commissioner), credential_id=b.pk, reason="Lost")
     response = upload(
         tablet,
         [
@@ -293,7 +256,7 @@ def test_a_check_in_after_revocation_is_applied_flagged_and_the_roster_says_so(
 
 def test_a_revoked_credential_of_another_place_is_refused_not_applied(tablet, place, election, county, commissioner):
     elsewhere = watcher(election, county, places=[PollingPlaceFactory(county=county, code="X-8")])
-    credential_services.credential_revoke(actor=Actor(user=commissioner), credential_id=elsewhere.pk, reason="Lost")
+    issuing.credential_revoke(actor=Actor(user=commissioner), credential_id=elsewhere.pk, reason="Lost")
     response = upload(tablet, [event("check_in", token_of(elsewhere), local(election, 10))])
     assert [(r["result"], r["reason"]) for r in response.json()["results"]] == [("refused", "wrong_place")]
     assert inside(place, election) == set()
@@ -424,7 +387,7 @@ def test_anonymous_is_401(noon, client):
 
 
 def test_a_commissioner_without_a_tablet_is_403(noon, commissioner):
-    from tests.accounts.conftest import signed_in as sign
+    from tests.people import signed_in as sign
 
     response = sign(commissioner).post(SYNC, {"sent_at": "2026-11-03T12:00:00Z", "events": []}, format="json")
     assert response.status_code == 403 and response.json()["code"] == "tablet_required"

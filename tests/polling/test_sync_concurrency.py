@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
 """Races on PostgreSQL with real connections: a commissioner's review against a sync that recomputes the same
 anomaly."""
 
@@ -11,20 +10,9 @@ from django.db import connection
 
 from polling.election_day import timeline
 from polling.models import PresenceAnomaly
-from tests.accounts.conftest import (  # noqa: F401  (fixtures)
-    _grant,
-    commissioner,
-    county,
-    election,
-    make_tablet,
-    place,
-    poll_worker,
-    signed_in,
-    today,
-)
+from tests.election_day_helpers import ANOMALIES, event, local, token_of, upload, watcher
 from tests.helpers import in_parallel, seed_reference_data
-from tests.polling.test_checkins import local, token_of, watcher
-from tests.polling.test_sync import ANOMALIES, event, noon, tablet, upload  # noqa: F401  (fixtures)
+from tests.people import signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,6 +26,12 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db):
     seed_reference_data()
+
+
+@pytest.fixture
+def tablet(noon, tablet_client):
+    """The place's poll worker on a tablet of the place, signed in at noon (as in test_sync.py)."""
+    return tablet_client
 
 
 def test_a_review_racing_a_sync_that_clears_the_anomaly_is_kept(

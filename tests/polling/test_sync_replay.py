@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from polling.models import Presence, PresenceAnomaly, PresenceEvent
-from tests.accounts.conftest import _grant, make_tablet, signed_in
+from tests.election_day_helpers import local, token_of, watcher
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory, UserFactory
 from tests.helpers import in_parallel, seed_reference_data
-from tests.polling.test_checkins import local, token_of, watcher
+from tests.people import grant as _grant
+from tests.people import make_tablet, signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

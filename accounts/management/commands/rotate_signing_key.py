@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.audit import Actor
-from accounts.credentials import services
+from accounts.credentials import keys
 from accounts.models import SigningKey
+from common.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -42,10 +42,10 @@ class Command(BaseCommand):
             return
         try:
             if options["reencrypt"]:
-                n = services.signing_keys_reencrypt(actor=actor)
+                n = keys.signing_keys_reencrypt(actor=actor)
                 self.stdout.write(f"Re-encrypted {n} key(s).")
             if not options["no_rotate"] and not options["reencrypt"]:
-                key = services.signing_key_rotate(actor=actor)
+                key = keys.signing_key_rotate(actor=actor)
                 self.stdout.write(self.style.SUCCESS(f"Key {key.key_id} is now active."))
             retire = list(options["retire"])
             if options["retire_all_inactive"]:
@@ -53,10 +53,10 @@ class Command(BaseCommand):
                     SigningKey.objects.filter(active=False, retired_at__isnull=True).values_list("key_id", flat=True)
                 )
             for key_id in dict.fromkeys(retire):
-                services.signing_key_retire(actor=actor, key_id=key_id)
+                keys.signing_key_retire(actor=actor, key_id=key_id)
                 self.stdout.write(f"Key {key_id} retired: tokens it signed are no longer accepted.")
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except DomainError as exc:
+            raise CommandError(exc.detail) from None
         except ValueError as exc:  # the key-encryption secret cannot open a key
             raise CommandError(str(exc)) from None
         self._list()

@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from polling.geography.importer import next_general_election_day
+from polling.geography.elections import next_general_election_day
+from polling.geography.selectors import state_zone
 from polling.models import Election, Jurisdiction
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "mississippi"
@@ -29,7 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         mississippi = Jurisdiction.objects.get(code="MS")
-        day = next_general_election_day(timezone.localdate())
+        # "Upcoming" by the state's own calendar, as the import that follows reads it.
+        day = next_general_election_day(timezone.localdate(timezone=state_zone(mississippi)))
         election, created = Election.objects.get_or_create(
             jurisdiction=mississippi,
             date=day,

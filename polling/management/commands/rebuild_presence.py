@@ -30,7 +30,7 @@ class Command(BaseCommand):
         place_ids = sorted(set(places.values_list("polling_place_id", flat=True)))
         total = 0
         for place_id in place_ids:
-            counts = timeline.rebuild(place_id, election.pk)
+            counts = timeline.presence_rebuild(polling_place_id=place_id, election_id=election.pk)
             total += counts["roster_rows_changed"]
             if counts["roster_rows_changed"]:
                 self.stdout.write(f"polling place {place_id}: {counts['roster_rows_changed']} roster rows corrected")

@@ -6,12 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from polling.geography.zones import zones_for
-from polling.models import BufferRule, Election, Entrance, PollingPlace
+from polling.models import BufferRule, Election, PollingPlace
 from polling.models.incidents import Incident
 
 
@@ -40,17 +39,6 @@ def measure(place: PollingPlace, activity: str, lon: float, lat: float, accuracy
         rule=rule,
         reference_kind=zone.reference_kind,
         approximate=zone.approximate,
-    )
-
-
-def place_for_measuring(pk: int) -> PollingPlace | None:
-    entrances = Prefetch("entrances", queryset=Entrance.objects.order_by("pk"))
-    return (
-        PollingPlace.objects.select_related("county", "county__jurisdiction")
-        .defer("county__boundary")
-        .prefetch_related(entrances)
-        .filter(pk=pk)
-        .first()
     )
 
 

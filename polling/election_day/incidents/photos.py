@@ -1,13 +1,8 @@
-"""Incident reads scoped to the caller, and the photo checks every upload passes before it is stored.
-
-Outside one's scope an incident does not exist (404). State administrators see their state's incidents,
-commissioners their county's, poll managers and workers those at the polling places (and elections) they work and
-those they reported themselves.
-"""
+"""An incident's photo: the checks every upload passes, re-encoded without its metadata, stored under a random
+name and read back. Never served but through the scoped API."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import secrets
 import warnings
@@ -16,12 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
-from django.http import Http404
 from PIL import Image, ImageOps
 
-from accounts.scopes import Scope
-from common.api.errors import BadRequest
+from common.errors import DomainError
 from polling.models.incidents import Incident
 
 #: Sniffed from the first bytes, never taken from the declared type or the file name.
@@ -48,12 +40,12 @@ class CleanPhoto:
     extension: str
 
 
-def _invalid(detail: str) -> BadRequest:
-    return BadRequest(detail, "invalid_photo", field="photo")
+def _invalid(detail: str) -> DomainError:
+    return DomainError(detail, "invalid_photo", field="photo")
 
 
-def _too_large(detail: str) -> BadRequest:
-    return BadRequest(detail, "photo_too_large", field="photo", status_code=413)
+def photo_too_large(detail: str) -> DomainError:
+    return DomainError(detail, "photo_too_large", field="photo")
 
 
 def clean_photo(upload: Any) -> CleanPhoto:
@@ -61,11 +53,11 @@ def clean_photo(upload: Any) -> CleanPhoto:
     max_bytes = settings.INCIDENT_PHOTO_MAX_BYTES
     max_side = settings.INCIDENT_PHOTO_MAX_SIDE_PX
     if upload.size > max_bytes:
-        raise _too_large(f"The photo is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise photo_too_large(f"The photo is larger than {max_bytes // (1024 * 1024)} MB.")
     upload.seek(0)
     raw = upload.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise _too_large(f"The photo is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise photo_too_large(f"The photo is larger than {max_bytes // (1024 * 1024)} MB.")
     kind = sniff_format(raw[:16])
     if kind is None:
         raise _invalid("The photo must be a JPEG, PNG or WebP image.")
@@ -77,7 +69,7 @@ def clean_photo(upload: Any) -> CleanPhoto:
                 raise _invalid("The photo must be a JPEG, PNG or WebP image.")
             width, height = image.size
             if width > max_side or height > max_side:
-                raise _too_large(f"The photo may be at most {max_side} pixels on either side.")
+                raise photo_too_large(f"The photo may be at most {max_side} pixels on either side.")
             if getattr(image, "n_frames", 1) > 1:
                 raise _invalid("Animated images are not accepted; send a single photo.")
             image.load()
@@ -89,10 +81,10 @@ def clean_photo(upload: Any) -> CleanPhoto:
             out = io.BytesIO()
             options: dict[str, Any] = {"quality": 90} if kind in ("JPEG", "WEBP") else {"optimize": False}
             clean.save(out, format=kind, **options)
-    except BadRequest:
+    except DomainError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_large(f"The photo may be at most {max_side} pixels on either side.") from None
+        raise photo_too_large(f"The photo may be at most {max_side} pixels on either side.") from None
     except Exception:
         # Decoders raise many kinds of error on hostile or broken files; each one means "not a photo we take".
         raise _invalid("The photo could not be read as a JPEG, PNG or WebP image.") from None
@@ -118,67 +110,16 @@ def delete_photo(relative: str) -> None:
     (photo_root() / relative).unlink(missing_ok=True)
 
 
-def read_photo(incident: Incident) -> bytes:
+def photo_file(incident: Incident) -> Path | None:
+    """The incident's photo file, if it has one and it is there (never a path outside the photo root)."""
     path = (photo_root() / incident.photo_path).resolve()
     if not incident.photo_path or photo_root().resolve() not in path.parents or not path.is_file():
-        raise Http404
+        return None
+    return path
+
+
+def read_photo(incident: Incident) -> bytes:
+    path = photo_file(incident)
+    if path is None:
+        raise DomainError("Not found.", "not_found")
     return path.read_bytes()
-
-
-# --- Selectors ----------------------------------------------------------------------------------------------------
-
-
-def incidents_visible(scope: Scope) -> QuerySet[Incident]:
-    if scope.user_id is None:
-        return Incident.objects.none()
-    where = Q(reported_by_id=scope.user_id)
-    if scope.is_staff_admin:
-        where |= scope.county_q("polling_place__")
-    for place_id, election_id in scope.places:
-        where |= Q(polling_place_id=place_id, election_id=election_id)
-    return (
-        Incident.objects.filter(where)
-        .select_related("polling_place", "reported_by")
-        .only(
-            *(f.name for f in Incident._meta.concrete_fields),
-            "polling_place__id",
-            "polling_place__code",
-            "polling_place__name",
-            "polling_place__county_id",
-            "reported_by__id",
-            "reported_by__username",
-        )
-    )
-
-
-def incident_get(scope: Scope, pk: int) -> Incident:
-    incident = incidents_visible(scope).filter(pk=pk).first()
-    if incident is None:
-        raise Http404
-    return incident
-
-
-def incident_list(
-    scope: Scope,
-    *,
-    polling_place: int | None = None,
-    election: int | None = None,
-    activity: str | None = None,
-    zone_status: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-) -> QuerySet[Incident]:
-    qs = incidents_visible(scope)
-    if polling_place is not None:
-        qs = qs.filter(polling_place_id=polling_place)
-    if election is not None:
-        qs = qs.filter(election_id=election)
-    if activity:
-        qs = qs.filter(activity=activity)
-    if zone_status:
-        qs = qs.filter(zone_status=zone_status)
-    if since is not None:
-        qs = qs.filter(occurred_at__gte=since)
-    if until is not None:
-        qs = qs.filter(occurred_at__lt=until)
-    return qs.order_by("-occurred_at", "-id")
