@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # any model
     """Shown, never added, edited or deleted here; the actions (through the audited services) are for superusers."""
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
@@ -29,7 +29,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DeferringChangeList(ChangeList):
     """A changelist that leaves out the columns named by the model admin's ``list_defer`` (geometry, notes)."""
 
-    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         qs = super().get_queryset(request, exclude_parameters)
         defer = getattr(self.model_admin, "list_defer", ())
         return qs.defer(*defer) if defer else qs

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     FORBIDDEN = "forbidden"  # the caller may not do this
     NOT_FOUND = "not_found"  # nothing the caller may see by that name
     CONFLICT = "conflict"  # the input is right but the state forbids it now
+    UNPROCESSABLE = "unprocessable"  # well-formed, but contradicts what was sent before under the same id
     TOO_LARGE = "too_large"  # the input is over a size limit
     RATE_LIMITED = "rate_limited"  # too many attempts; retry later
     UNAVAILABLE = "unavailable"  # a prerequisite of the service is missing (e.g. no signing key)
@@ -73,7 +74,7 @@ REFUSALS: dict[str, Kind] = {
     # quota 409, a reused event id 422), the roster, presence anomalies, incidents
     "polls_closed": Kind.CONFLICT,
     "quota_full": Kind.CONFLICT,
-    "event_id_reused": Kind.CONFLICT,
+    "event_id_reused": Kind.UNPROCESSABLE,
     "no_election": Kind.NOT_FOUND,
     "already_reviewed": Kind.CONFLICT,
     "invalid_photo": Kind.INVALID,
@@ -98,16 +99,26 @@ def register(code: str, kind: Kind) -> str:
 
 class DomainError(Exception):
     """A refusal: ``detail`` for people, ``code`` (registered in ``REFUSALS``) for programs, optionally the ``field``
-    at fault and ``extra`` members for the answer (e.g. ``retry_after_s``)."""
+    at fault and ``extra`` members for the answer (e.g. ``retry_after_s``).
+
+    ``kind`` overrides the registered kind where the same fact means something else at another step: a poll worker
+    without a tablet is ``tablet_required`` at sign-in (who is asking is not established: UNAUTHENTICATED) and at a
+    check-in (signed in, but not on a tablet: the registered FORBIDDEN)."""
 
     def __init__(
-        self, detail: str, code: str, *, field: str | None = None, extra: Mapping[str, Any] | None = None
+        self,
+        detail: str,
+        code: str,
+        *,
+        field: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        kind: Kind | None = None,
     ) -> None:
         if code not in REFUSALS:
             raise ValueError(f"unregistered refusal code {code!r}: add it to common.errors.REFUSALS")
         super().__init__(detail)
         self.detail = detail
         self.code = code
-        self.kind = REFUSALS[code]
+        self.kind = kind or REFUSALS[code]
         self.field = field
         self.extra = dict(extra or {})

@@ -16,8 +16,8 @@ ROLES = ["anonymous", "nobody", "worker", "outsider", "commissioner"]
 
 #: The credentials API's answer to a poll worker, a commissioner of another county and the commissioner in scope
 #: (the ``worker``, ``outsider`` and ``commissioner`` of ``world``), by endpoint. Checked endpoint by endpoint in
-#: tests/accounts/test_credential_api.py; tests/accounts/test_permission_matrix.py checks every credentials path
-#: has a row.
+#: tests/accounts/credentials/test_credential_api.py; tests/accounts/test_permission_matrix.py checks every
+#: credentials path has a row.
 MATRIX = {
     "list": (403, 200, 200),
     "issue": (403, 400, 201),

@@ -21,8 +21,8 @@ from accounts.audit import Actor, audit_record
 from accounts.credentials import signing
 from accounts.credentials.keys import active_private_key
 from accounts.models import Credential
-from accounts.people.validation import full_clean, invalid_fields, invalid_from
 from common.errors import DomainError
+from common.validation import full_clean, invalid_fields, invalid_from
 from polling.geography.selectors import election_day_bounds
 from polling.models import County, Election, PollingPlace
 
@@ -64,16 +64,23 @@ def credential_token(credential: Credential) -> str:
 # --- issue and revoke -------------------------------------------------------------------------------------------------
 
 
-def snapshot(credential: Credential, place_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """What the audit trail records of a credential."""
-    if place_ids is None:
-        place_ids = [p.pk for p in credential.polling_places.all()] if credential.pk else []
+def holder_summary(credential: Credential) -> dict[str, Any]:
+    """Who holds a credential, as the audit trail, check-in answers, sync results and anomalies show them."""
     return {
         "serial": credential.serial,
         "kind": credential.kind,
         "holder_name": credential.holder_name,
         "appointed_by_kind": credential.appointed_by_kind,
         "appointed_by_name": credential.appointed_by_name,
+    }
+
+
+def snapshot(credential: Credential, place_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """What the audit trail records of a credential."""
+    if place_ids is None:
+        place_ids = [p.pk for p in credential.polling_places.all()] if credential.pk else []
+    return {
+        **holder_summary(credential),
         "election_id": credential.election_id,
         "county_fips": credential.county.fips,
         "polling_place_ids": sorted(place_ids),

@@ -17,8 +17,8 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.credentials import signing
 from accounts.models import SigningKey
-from accounts.people.validation import full_clean
 from common.errors import DomainError
+from common.validation import full_clean
 
 
 class SigningKeyUnavailable(DomainError):

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from accounts.credentials import signing
 from accounts.models import Credential, SigningKey
-from accounts.people.validation import invalid_fields
 from accounts.scopes import Scope
 from common.errors import DomainError
+from common.validation import invalid_fields
 from polling.models import County, Election, PollingPlace
 
 #: A tablet asks for revocations since its last answer's ``next_since``, which lies this far back from the answer's

@@ -11,9 +11,10 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.models import RoleGrant, User
 from accounts.people.selectors import may_administer_grant
-from accounts.people.validation import full_clean, require_election_at_place
+from accounts.people.validation import require_election_at_place
 from accounts.scopes import Scope
 from common.errors import DomainError
+from common.validation import full_clean
 from polling.models import County, Election, Jurisdiction, PollingPlace
 
 

@@ -9,7 +9,6 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from rest_framework import exceptions
 
 from accounts.audit import Actor
 from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
@@ -18,7 +17,7 @@ from accounts.people.lockout import attempt_begin, attempt_failed, attempt_succe
 from accounts.people.selectors import tablet_signin_grants
 from accounts.people.sessions import IssuedToken, session_open
 from accounts.people.totp import has_confirmed_totp, otp_verify
-from common.errors import DomainError
+from common.errors import DomainError, Kind
 
 
 def _live_tablet(client_device_id: uuid.UUID, device_secret: str) -> Device | None:
@@ -31,11 +30,13 @@ def _live_tablet(client_device_id: uuid.UUID, device_secret: str) -> Device | No
     )
 
 
-def _tablet_required() -> Exception:
-    # The one sign-in refusal still raised as DRF's 401: its code is also the check-in endpoints' 403
-    # (``tablet_required`` is registered as FORBIDDEN), and one code has one kind.
-    return exceptions.AuthenticationFailed(
-        "Poll managers and workers sign in on an enrolled tablet of their polling place.", code="tablet_required"
+def _tablet_required() -> DomainError:
+    # At sign-in the missing tablet means who is asking is not established (401); at a check-in the same code is
+    # the registered FORBIDDEN (signed in, but not on a tablet).
+    return DomainError(
+        "Poll managers and workers sign in on an enrolled tablet of their polling place.",
+        "tablet_required",
+        kind=Kind.UNAUTHENTICATED,
     )
 
 

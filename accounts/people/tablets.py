@@ -17,8 +17,9 @@ from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
 from accounts.models import ApiSession, Device, EnrolmentCode, LoginFailure
 from accounts.people.lockout import attempt_begin, attempt_failed
 from accounts.people.sessions import sessions_end
-from accounts.people.validation import full_clean, require_election_at_place
+from accounts.people.validation import require_election_at_place
 from common.errors import DomainError
+from common.validation import full_clean
 from polling.models import Election, PollingPlace
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper survives.

@@ -32,15 +32,14 @@ _CODES = {
 
 
 class BadRequest(exceptions.APIException):
-    """A request we understood but cannot answer: a stable ``code`` and optionally the field at fault."""
+    """A request the API could not parse: a stable ``code`` and optionally the field at fault. Always 400; what a
+    service refuses is a ``common.errors.DomainError``."""
 
     status_code = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, detail: str, code: str, *, field: str | None = None, status_code: int | None = None) -> None:
+    def __init__(self, detail: str, code: str, *, field: str | None = None) -> None:
         super().__init__(detail=detail, code=code)
         self.field = field
-        if status_code is not None:
-            self.status_code = status_code
 
 
 #: The one mapping from a refusal's kind to an HTTP status.
@@ -50,6 +49,7 @@ STATUS_FOR_KIND: dict[Kind, int] = {
     Kind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     Kind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
     Kind.CONFLICT: status.HTTP_409_CONFLICT,
+    Kind.UNPROCESSABLE: status.HTTP_422_UNPROCESSABLE_ENTITY,
     Kind.TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     Kind.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
     Kind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -110,8 +110,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         code = codes if isinstance(codes, str) else "error"
         body = {"detail": str(getattr(exc, "detail", "Error.")), "code": _CODES.get(code, code)}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            body["retry_after_s"] = int(exc.wait)
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            body["retry_after_s"] = int(wait)
     response.data = body
     return response
 

@@ -17,7 +17,8 @@ class PublicThrottle(SimpleRateThrottle):
     scope = "public"
 
     def get_rate(self) -> str:
-        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"]
+        rate: str = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"]  # type: ignore[index]
+        return rate
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         ident = self.get_ident(request)

@@ -66,21 +66,17 @@ class PresenceView(APIView):
         data = PresenceIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            recorded = presence.presence_record(
-                kind=self.kind,
-                token=v["token"],
-                event_id=v["event_id"],
-                occurred_at=v["occurred_at"],
-                polling_place=station.place,
-                election=access.station_election(station, v["occurred_at"]),
-                device=station.device,
-                worker=request.user,
-                sent_at=v.get("sent_at"),
-            )
-        except presence.EventIdReused as exc:
-            # This endpoint's answer to a reused id (sync answers it per event): 422, not the kind's 409.
-            raise BadRequest(exc.detail, exc.code, field=exc.field, status_code=422) from None
+        recorded = presence.presence_record(
+            kind=self.kind,
+            token=v["token"],
+            event_id=v["event_id"],
+            occurred_at=v["occurred_at"],
+            polling_place=station.place,
+            election=access.station_election(station, v["occurred_at"]),
+            device=station.device,
+            worker=request.user,
+            sent_at=v.get("sent_at"),
+        )
         headers = {"Cache-Control": "no-store"}
         if recorded.replayed:
             headers["Idempotent-Replayed"] = "true"

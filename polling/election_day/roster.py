@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from accounts.credentials import issuing
 from accounts.models import Credential
 from polling.election_day.ledger import ledger_version
 from polling.geography import selectors as geography_selectors
@@ -16,15 +17,7 @@ from polling.models import Election, PollingPlace, Presence
 
 def credential_out(credential: Credential | None) -> dict[str, Any] | None:
     """A credential holder as the check-in answers, sync results and anomalies show them."""
-    if credential is None:
-        return None
-    return {
-        "serial": credential.serial,
-        "kind": credential.kind,
-        "holder_name": credential.holder_name,
-        "appointed_by_kind": credential.appointed_by_kind,
-        "appointed_by_name": credential.appointed_by_name,
-    }
+    return None if credential is None else issuing.holder_summary(credential)
 
 
 def roster(polling_place: PollingPlace, election: Election) -> QuerySet[Presence]:

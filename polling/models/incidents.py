@@ -1,6 +1,6 @@
 """Incidents reported from polling places: what happened, where, and how far it was from the relevant zone.
 
-Append-only: an incident is written once by ``polling.election_day.incident_services.incident_report`` (with its audit
+Append-only: an incident is written once by ``polling.election_day.incidents.services.incident_report`` (with its audit
 event) and never edited. The zone figures are computed by the server with the exact geometry and stored with a snapshot
 of the rule they were measured against, so a later change of the rule does not rewrite what was reported.
 """

@@ -3,7 +3,7 @@
 
 Each cell asserts the status, that nothing changed in the database unless the cell is allowed to change it, and
 that exactly the allowed changes wrote audit rows. A guard test fails when a staff path is added to the URLconf
-without a row here or in the credentials matrix (tests/accounts/test_credential_api.py).
+without a row here or in the credentials matrix (tests/accounts/credentials/test_credential_api.py).
 """
 
 from __future__ import annotations

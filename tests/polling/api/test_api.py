@@ -20,7 +20,7 @@ from tests.factories import (
     PrecinctAssignmentFactory,
     PrecinctFactory,
 )
-from tests.polling.geojson_checks import assert_feature, assert_feature_collection
+from tests.polling.api.geojson_checks import assert_feature, assert_feature_collection
 
 pytestmark = pytest.mark.django_db
 WGS84 = Geodesic.WGS84

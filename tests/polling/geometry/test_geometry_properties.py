@@ -28,7 +28,7 @@ from polling.geometry import (
     geodesic_distance_m,
     zone_polygon,
 )
-from tests.polling.geodesic_oracle import edge_distance
+from tests.polling.geometry.geodesic_oracle import edge_distance
 
 WGS84 = Geodesic.WGS84
 SETTINGS = {

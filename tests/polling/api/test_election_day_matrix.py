@@ -440,7 +440,7 @@ def test_a_report_whose_json_body_is_not_an_object_is_a_400_and_stores_nothing(r
 
 # --- the guard ----------------------------------------------------------------------------------------------------
 
-#: The public API (docs/api.md, "Public API"): no login, read-only, covered by tests/polling/test_api.py.
+#: The public API (docs/api.md, "Public API"): no login, read-only, covered by tests/polling/api/test_api.py.
 PUBLIC = {
     "api/v1/lookup/",
     "api/v1/compliance/",

@@ -24,7 +24,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(__file__).resolve().parents[2] / "polling" / "data"
+DATA = Path(__file__).resolve().parents[3] / "polling" / "data"
 
 
 def test_geometry_round_trips_bit_for_bit_through_the_database():

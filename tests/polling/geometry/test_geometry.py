@@ -39,8 +39,8 @@ from polling.geometry import (
     zone_polygon,
 )
 from polling.geometry import geojson as g
-from tests.polling.geodesic_oracle import edge_distance
-from tests.polling.geodtest_cases import TESTCASES
+from tests.polling.geometry.geodesic_oracle import edge_distance
+from tests.polling.geometry.geodtest_cases import TESTCASES
 
 WGS84 = Geodesic.WGS84
 GEOD = pyproj.Geod(ellps="WGS84")

@@ -16,7 +16,7 @@ from shapely.geometry import Point, shape
 
 from polling.geography.spatial import GeographyIndex, PrecinctEntry, _reach_boxes
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mississippi"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "mississippi"
 
 
 @cache

@@ -205,6 +205,7 @@ def test_a_poll_worker_without_a_tablet_is_refused(api, poll_worker):
     since = last_audit_pk()
     response = login(api, poll_worker.username)
     assert response.status_code == 401 and response.json()["code"] == "tablet_required"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert not ApiSession.objects.exists()
     assert AuditEvent.objects.filter(pk__gt=since).get().after["reason"] == "tablet_required"
 
