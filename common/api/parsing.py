@@ -7,9 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import Any, Protocol
 
-from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 from common.api.errors import BadRequest
@@ -25,7 +24,43 @@ NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
-def number(params: QueryDict, name: str, *, required: bool) -> float | None:
+class Params(Protocol):
+    """What the parsers read: a query string's ``QueryDict``, or a body through ``BodyFields``."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def getlist(self, key: str, /) -> list[Any]: ...
+
+
+class BodyFields:
+    """A JSON or multipart body read the way a query string is: every value as text (a JSON number as its
+    decimal text, anything else as a marker no parser accepts), so one set of parsers serves both."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def get(self, key: str, /) -> str | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "<boolean>"
+        if isinstance(value, int) and abs(value) < 10**30:
+            return str(value)
+        if isinstance(value, int | float):
+            try:
+                return repr(float(value))
+            except OverflowError:
+                return "inf"
+        return "<not a number>"
+
+    def getlist(self, key: str, /) -> list[Any]:
+        if hasattr(self.data, "getlist"):
+            return list(self.data.getlist(key))
+        return [self.data[key]] if key in self.data else []
+
+
+def number(params: Params, name: str, *, required: bool) -> float | None:
     """A finite decimal number given once; None when absent and not required."""
     raw = params.get(name)
     if raw is None or raw == "":
@@ -42,7 +77,7 @@ def number(params: QueryDict, name: str, *, required: bool) -> float | None:
     return value
 
 
-def choice(params: QueryDict, name: str, choices: tuple[str, ...]) -> str | None:
+def choice(params: Params, name: str, choices: tuple[str, ...]) -> str | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -56,7 +91,7 @@ def is_identifier(raw: Any) -> bool:
     return isinstance(raw, str) and bool(_DIGITS.fullmatch(raw)) and 1 <= int(raw) <= MAX_ID
 
 
-def identifier(params: QueryDict, name: str) -> int | None:
+def identifier(params: Params, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -65,7 +100,7 @@ def identifier(params: QueryDict, name: str) -> int | None:
     return int(raw)
 
 
-def county_fips(params: QueryDict) -> str | None:
+def county_fips(params: Params) -> str | None:
     raw = params.get("county")
     if raw is None or raw == "":
         return None
@@ -74,7 +109,7 @@ def county_fips(params: QueryDict) -> str | None:
     return raw
 
 
-def page(params: QueryDict, *, default: int, maximum: int) -> tuple[int, int]:
+def page(params: Params, *, default: int, maximum: int) -> tuple[int, int]:
     """``limit`` (1..maximum, ``default`` when absent) and ``offset``."""
 
     def _int(name: str, fallback: int, lo: int, hi: int) -> int:

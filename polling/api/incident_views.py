@@ -57,34 +57,7 @@ class IncidentView(APIView):
         return Scope.for_user(self.request.user)
 
 
-class _Fields:
-    """``params`` reads a QueryDict of strings; a JSON body holds numbers too. Present both the same way."""
-
-    def __init__(self, data: Any) -> None:
-        self.data = data
-
-    def get(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "<boolean>"
-        if isinstance(value, int) and abs(value) < 10**30:
-            return str(value)
-        if isinstance(value, int | float):
-            try:
-                return repr(float(value))
-            except OverflowError:
-                return "inf"
-        return "<not a number>"
-
-    def getlist(self, name: str) -> list[Any]:
-        if hasattr(self.data, "getlist"):
-            return list(self.data.getlist(name))
-        return [self.data[name]] if name in self.data else []
-
-
-def _text(fields: _Fields, name: str) -> str:
+def _text(fields: parsing.BodyFields, name: str) -> str:
     raw = fields.data.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
@@ -188,15 +161,15 @@ class IncidentListView(IncidentView):
             raise photos.photo_too_large(f"The request is larger than {max_body} bytes.")
         if not hasattr(request.data, "get"):  # a JSON array, string, number or null
             raise BadRequest("The body must be a JSON object or a multipart form.", "invalid")
-        fields = _Fields(request.data)
-        place_id = parsing.identifier(fields, "polling_place")  # type: ignore[arg-type]
+        fields = parsing.BodyFields(request.data)
+        place_id = parsing.identifier(fields, "polling_place")
         _in(place_id, "polling_place")
-        activity = parsing.choice(fields, "activity", tuple(Incident.Activity.values))  # type: ignore[arg-type]
+        activity = parsing.choice(fields, "activity", tuple(Incident.Activity.values))
         if activity is None:
             raise BadRequest("'activity' is required.", "missing_parameter", field="activity")
-        lon, lat = params.coordinates(fields)  # type: ignore[arg-type]
+        lon, lat = params.coordinates(fields)
         given = fields.get("accuracy_m") not in (None, "")
-        accuracy = params.accuracy(fields) if given else None  # type: ignore[arg-type]
+        accuracy = params.accuracy(fields) if given else None
         occurred_at = parsing.aware_datetime(fields.get("occurred_at"), "occurred_at", required=True)
         assert occurred_at is not None
         if occurred_at > timezone.now() + MAX_FUTURE_SKEW:
@@ -208,7 +181,7 @@ class IncidentListView(IncidentView):
                 "description_too_long",
                 field="description",
             )
-        election_id = parsing.identifier(fields, "election")  # type: ignore[arg-type]
+        election_id = parsing.identifier(fields, "election")
 
         assert place_id is not None
         place, election = selectors.report_site(

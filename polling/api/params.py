@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import math
 
-from django.http import QueryDict
-
 from common.api.errors import BadRequest
-from common.api.parsing import NUMBER, number
+from common.api.parsing import NUMBER, Params, number
 
 MAX_ACCURACY_M = 1000.0
 MAX_SIMPLIFY_M = 5000.0
 MAX_BBOX_SPAN_DEG = 45.0
 
 
-def coordinates(params: QueryDict) -> tuple[float, float]:
+def coordinates(params: Params) -> tuple[float, float]:
     """``lat`` and ``lon`` in WGS84 degrees, checked for presence, number, finiteness and range."""
     lat = number(params, "lat", required=True)
     lon = number(params, "lon", required=True)
@@ -31,7 +29,7 @@ def coordinates(params: QueryDict) -> tuple[float, float]:
     return lon, lat
 
 
-def _metres(params: QueryDict, name: str, maximum: float, refusal: str, code: str) -> float:
+def _metres(params: Params, name: str, maximum: float, refusal: str, code: str) -> float:
     """An optional distance in metres from 0 to ``maximum`` (0 when absent); out of range is a 400 ``code``."""
     value = number(params, name, required=False)
     if value is None:
@@ -41,7 +39,7 @@ def _metres(params: QueryDict, name: str, maximum: float, refusal: str, code: st
     return value
 
 
-def accuracy(params: QueryDict) -> float:
+def accuracy(params: Params) -> float:
     return _metres(
         params,
         "accuracy_m",
@@ -52,7 +50,7 @@ def accuracy(params: QueryDict) -> float:
     )
 
 
-def bbox(params: QueryDict) -> tuple[float, float, float, float] | None:
+def bbox(params: Params) -> tuple[float, float, float, float] | None:
     """``bbox=west,south,east,north`` (RFC 7946 order). ``west > east`` means the box crosses the antimeridian."""
     raw = params.get("bbox")
     if raw is None or raw == "":
@@ -83,7 +81,7 @@ def bbox(params: QueryDict) -> tuple[float, float, float, float] | None:
     return west, south, east, north
 
 
-def simplify(params: QueryDict) -> float:
+def simplify(params: Params) -> float:
     return _metres(
         params,
         "simplify",
