@@ -1,7 +1,9 @@
 """Append-only records (audit trail, presence log, incidents): the ORM refuses to change or remove a stored row.
 
 On PostgreSQL each such table also has a trigger refusing UPDATE and DELETE (see the models' migrations), so raw
-SQL and other clients are refused too.
+SQL and other clients are refused too, and one refusing TRUNCATE unless the session says it is maintenance
+(``SET pollguard.allow_truncate = 'on'``: a restore from backup; the test settings set it, since test databases are
+emptied with TRUNCATE between transactional tests).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ class AppendOnlyModel(models.Model):
 
 def postgres_trigger(table: str) -> Any:
     """A migration operation that, on PostgreSQL, installs a trigger refusing UPDATE and DELETE on ``table`` whoever
-    asks (raw SQL and other clients included); TRUNCATE is left to the database owner (test databases are flushed
-    with it). A no-op on SQLite, where the ORM's refusal is the guard."""
+    asks (raw SQL and other clients included); TRUNCATE has its own guard (``postgres_truncate_guard``). A no-op on
+    SQLite, where the ORM's refusal is the guard."""
     from django.db import migrations
 
     name = f"{table}_append_only"
@@ -54,6 +56,42 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER {name}
     BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION {name}();
+"""
+    remove = f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(install, params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(remove, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+#: The session setting that lets TRUNCATE through (never set by the service itself).
+TRUNCATE_SETTING = "pollguard.allow_truncate"
+
+
+def postgres_truncate_guard(table: str) -> Any:
+    """A migration operation that, on PostgreSQL, installs a statement trigger refusing TRUNCATE on ``table`` unless
+    the session has set ``pollguard.allow_truncate`` to ``on``. A no-op on SQLite (which has no TRUNCATE)."""
+    from django.db import migrations
+
+    name = f"{table}_no_truncate"
+    install = f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+BEGIN
+    IF coalesce(current_setting('{TRUNCATE_SETTING}', true), '') <> 'on' THEN
+        RAISE EXCEPTION '{table} is append-only: TRUNCATE refused' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER {name}
+    BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {name}();
 """
     remove = f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
 
