@@ -40,12 +40,25 @@ class AppendOnlyModel(models.Model):
         raise PermissionError(self.append_only_message)
 
 
+def _on_postgresql(install: str, remove: str) -> Any:
+    """A migration operation running ``install`` (and ``remove`` backwards) on PostgreSQL only."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(install, params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(remove, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
 def postgres_trigger(table: str) -> Any:
     """A migration operation that, on PostgreSQL, installs a trigger refusing UPDATE and DELETE on ``table`` whoever
     asks (raw SQL and other clients included); TRUNCATE has its own guard (``postgres_truncate_guard``). A no-op on
     SQLite, where the ORM's refusal is the guard."""
-    from django.db import migrations
-
     name = f"{table}_append_only"
     install = f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
@@ -59,15 +72,7 @@ CREATE TRIGGER {name}
 """
     remove = f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
 
-    def forwards(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(install, params=None)
-
-    def backwards(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(remove, params=None)
-
-    return migrations.RunPython(forwards, backwards, elidable=False)
+    return _on_postgresql(install, remove)
 
 
 #: The session setting that lets TRUNCATE through (never set by the service itself).
@@ -77,8 +82,6 @@ TRUNCATE_SETTING = "pollguard.allow_truncate"
 def postgres_truncate_guard(table: str) -> Any:
     """A migration operation that, on PostgreSQL, installs a statement trigger refusing TRUNCATE on ``table`` unless
     the session has set ``pollguard.allow_truncate`` to ``on``. A no-op on SQLite (which has no TRUNCATE)."""
-    from django.db import migrations
-
     name = f"{table}_no_truncate"
     install = f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
@@ -95,12 +98,4 @@ CREATE TRIGGER {name}
 """
     remove = f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
 
-    def forwards(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(install, params=None)
-
-    def backwards(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(remove, params=None)
-
-    return migrations.RunPython(forwards, backwards, elidable=False)
+    return _on_postgresql(install, remove)
