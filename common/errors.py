@@ -57,6 +57,7 @@ REFUSALS: dict[str, Kind] = {
     "otp_already_enrolled": Kind.CONFLICT,
     "otp_enrolment_expired": Kind.INVALID,
     "election_mismatch": Kind.INVALID,
+    "unprintable_characters": Kind.INVALID,  # a name (person, party, tablet label) holding control/format characters
     # accounts: credentials and signing keys
     "already_revoked": Kind.CONFLICT,
     "credential_revoked": Kind.CONFLICT,
@@ -75,6 +76,9 @@ REFUSALS: dict[str, Kind] = {
     "polls_closed": Kind.CONFLICT,
     "quota_full": Kind.CONFLICT,
     "event_id_reused": Kind.UNPROCESSABLE,
+    "occurred_at_in_future": Kind.INVALID,  # a tablet time ahead of the server's clock (online post, incident)
+    "sent_at_in_future": Kind.INVALID,
+    "occurred_at_too_early": Kind.INVALID,  # placed (server-corrected) before its election day could begin
     "no_election": Kind.NOT_FOUND,
     "already_reviewed": Kind.CONFLICT,
     "invalid_photo": Kind.INVALID,
@@ -87,14 +91,6 @@ REFUSALS: dict[str, Kind] = {
     "no_precinct": Kind.NOT_FOUND,
     "election_not_found": Kind.NOT_FOUND,
 }
-
-
-def register(code: str, kind: Kind) -> str:
-    """Add a code to the registry (for a concern that keeps its codes beside its service); returns the code."""
-    known = REFUSALS.setdefault(code, kind)
-    if known is not kind:
-        raise ValueError(f"refusal code {code!r} is already registered as {known}")
-    return code
 
 
 class DomainError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -115,7 +115,3 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["retry_after_s"] = int(wait)
     response.data = body
     return response
-
-
-def json_error(request: HttpRequest, status_code: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code}, status=status_code)

@@ -10,7 +10,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from common.api.errors import STATUS_FOR_KIND
-from common.errors import REFUSALS, DomainError, Kind, register
+from common.errors import REFUSALS, DomainError, Kind
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("common", "polling", "accounts", "config")
@@ -53,12 +53,6 @@ def test_every_kind_has_one_http_status():
 def test_an_unregistered_code_cannot_be_raised():
     with pytest.raises(ValueError, match="unregistered refusal code"):
         DomainError("Nope.", "no_such_code_anywhere")
-
-
-def test_a_code_cannot_be_registered_twice_with_another_kind():
-    assert register("quota_full", REFUSALS["quota_full"]) == "quota_full"
-    with pytest.raises(ValueError, match="already registered"):
-        register("quota_full", Kind.INVALID)
 
 
 class _Bearer(BaseAuthentication):
