@@ -22,8 +22,19 @@ UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def username_key(raw: str) -> str:
-    """The canonical form of a username (NFKC case folding)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+    """The canonical form of a username (NFKC case folding), a fixed point: ``username_key`` of a key is the key.
+
+    One pass is not enough: NFKC can turn a character without a lower case into a capital letter (U+210C
+    BLACK-LETTER CAPITAL H becomes "H"), so fold again until nothing changes (two rounds in practice). White space
+    at either end is dropped after folding too (U+00A8 DIAERESIS folds to a space and a combining mark), so the form
+    stored is exactly the form a typed name is looked up by."""
+    key = unicodedata.normalize("NFKC", raw).strip()
+    for _ in range(4):
+        folded = unicodedata.normalize("NFKC", key.casefold()).strip()
+        if folded == key:
+            break
+        key = folded
+    return key
 
 
 def unprintable(text: str) -> list[str]:

@@ -1,15 +1,25 @@
-"""Refuse requests no honest client sends before any view parses them."""
+"""Refuse requests no honest client sends before any view parses them, and answer a lookup of a missing object that
+no view caught as 404 rather than a server error."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from config.views import not_found
+
+logger = logging.getLogger(__name__)
 
 
 class RequestLimitsMiddleware:
-    """A query string longer than ``MAX_QUERY_STRING_BYTES`` gets 414 and a JSON body (Django has no such limit)."""
+    """A query string longer than ``MAX_QUERY_STRING_BYTES`` gets 414 and a JSON body (Django has no such limit).
+
+    An ``ObjectDoesNotExist`` escaping a view (a third-party admin view such as django-otp's TOTP ``config`` page
+    reads ``Model.objects.get(pk=…)`` of the id in its URL) is a 404 in the site's error shape, not a 500."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -23,3 +33,9 @@ class RequestLimitsMiddleware:
                 status=414,
             )
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ObjectDoesNotExist):
+            logger.warning("uncaught %s on %s", type(exception).__name__, request.path, exc_info=exception)
+            return not_found(request, exception)
+        return None

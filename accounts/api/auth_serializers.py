@@ -11,6 +11,7 @@ from rest_framework import serializers
 from accounts.models import ApiSession, Device, Role, RoleGrant, User
 from accounts.people import selectors
 from accounts.scopes import Scope
+from common.api.parsing import IdentifierRelatedField
 from polling.models import County, Election, Jurisdiction, PollingPlace
 
 
@@ -106,11 +107,9 @@ class DeviceOutput(serializers.ModelSerializer):
 
 
 class EnrolmentInput(serializers.Serializer):
-    polling_place = serializers.PrimaryKeyRelatedField(queryset=PollingPlace.objects.none())
+    polling_place = IdentifierRelatedField(queryset=PollingPlace.objects.none())
     label = serializers.CharField(max_length=100)
-    election = serializers.PrimaryKeyRelatedField(
-        queryset=Election.objects.none(), required=False, allow_null=True, default=None
-    )
+    election = IdentifierRelatedField(queryset=Election.objects.none(), required=False, allow_null=True, default=None)
 
     def __init__(self, *args: Any, scope: Scope | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -178,20 +177,20 @@ ROLE_FIELDS = {
 
 
 class GrantInput(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    user = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The user's id. Someone outside your reach is answered 404 `not_found`, like an unknown id.",
+    )
     role = serializers.ChoiceField(choices=Role.choices)
-    jurisdiction = serializers.PrimaryKeyRelatedField(
+    jurisdiction = IdentifierRelatedField(
         queryset=Jurisdiction.objects.none(), required=False, allow_null=True, default=None
     )
-    county = serializers.PrimaryKeyRelatedField(
-        queryset=County.objects.none(), required=False, allow_null=True, default=None
-    )
-    polling_place = serializers.PrimaryKeyRelatedField(
+    county = IdentifierRelatedField(queryset=County.objects.none(), required=False, allow_null=True, default=None)
+    polling_place = IdentifierRelatedField(
         queryset=PollingPlace.objects.none(), required=False, allow_null=True, default=None
     )
-    election = serializers.PrimaryKeyRelatedField(
-        queryset=Election.objects.none(), required=False, allow_null=True, default=None
-    )
+    election = IdentifierRelatedField(queryset=Election.objects.none(), required=False, allow_null=True, default=None)
 
     def __init__(self, *args: Any, scope: Scope | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -39,6 +39,8 @@ def credential_filters(request: Request) -> dict[str, Any]:
     q = query.get("q") or None
     if q is not None and len(q) > 100:
         raise BadRequest("'q' is at most 100 characters.", "invalid_q", field="q")
+    if q is not None and "\x00" in q:  # PostgreSQL text cannot hold NUL
+        raise BadRequest("'q' cannot contain a NUL character.", "invalid_q", field="q")
     return {
         "election": parsing.identifier(query, "election"),
         "kind": parsing.choice(query, "kind", tuple(Credential.Kind.values)),

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -91,11 +90,10 @@ def _since(raw: str) -> Any:
     """``since``: an ISO 8601 date-time with a UTC offset (an unencoded ``+`` arrives as a space), or None."""
     if not raw:
         return None
-    try:
-        since = parse_datetime(raw.replace(" ", "+"))
-    except ValueError:
-        since = None
-    if since is None or timezone.is_naive(since):
+    # The shared parser: an offset in whole minutes, years 2000-2099, handed on in UTC (PostgreSQL refuses offsets
+    # beyond ±15:59, and year 1 or 9999 overflows).
+    since = parsing.aware_datetime_or_none(raw.replace(" ", "+"))
+    if since is None:
         raise BadRequest(
             "'since' must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-03T06:00:00Z.",
             "invalid_since",
@@ -134,8 +132,10 @@ class VerifyView(StaffCheckView):
             "`valid` with `reason` null, or `valid: false` with `reason` one of `malformed`, `unknown_key`, "
             "`bad_signature`, `unknown_credential`, `revoked`, `not_yet_valid`, `expired`, `wrong_election`, "
             "`wrong_place`. The election is the one given, else the place's upcoming election (the first of its "
-            "state on or after the local date of `at`). `credential` (when the token is genuine) holds only what a "
-            "poll worker needs: serial, kind, name, appointing party or candidate."
+            "state on or after the local date of `at`). `credential` (when the token is genuine and of the polling "
+            "place's county) holds only what a poll worker needs: serial, kind, name, appointing party or candidate. "
+            "A token of another county is judged from the token alone, as a tablet does offline, and answered "
+            "without `credential` (null)."
         ),
         request=ser.VerifyIn,
         responses={200: OBJECT, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
@@ -147,7 +147,9 @@ class VerifyView(StaffCheckView):
         place = selectors.verifying_place_get(self.scope, v["polling_place"], field="polling_place")
         election = selectors.election_at_place(place, v["election"]) if "election" in v else None
         at = v.get("at") or timezone.now()
-        verdict = verification.credential_verify(token=v["token"], polling_place=place, election=election, at=at)
+        verdict = verification.credential_verify(
+            token=v["token"], polling_place=place, election=election, at=at, own_county_only=True
+        )
         return Response(
             {
                 "valid": verdict.valid,

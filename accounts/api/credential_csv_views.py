@@ -23,6 +23,7 @@ from accounts.credentials import importing, selectors
 from accounts.models import Credential
 from common.api.errors import BadRequest
 from common.api.schema import ERROR
+from common.spreadsheet import formula_safe
 from polling.geography import selectors as geography_selectors
 
 #: Room for the multipart envelope around a file of the largest size allowed.
@@ -129,10 +130,10 @@ class CredentialExportView(CredentialView):
                 buffer.truncate()
                 return text
 
-            writer.writerow(importing.CSV_COLUMNS)
+            writer.writerow([formula_safe(cell) for cell in importing.CSV_COLUMNS])
             yield flush()
             for c in qs.iterator(chunk_size=500):
-                writer.writerow(_export_row(c, now))
+                writer.writerow([formula_safe(cell) for cell in _export_row(c, now)])
                 yield flush()
 
         stamp = now.strftime("%Y%m%dT%H%MZ")

@@ -1,5 +1,5 @@
 """Role grants: list (one's own and those in one's scope), give, end. Who may give or end which role where is
-``accounts.people.selectors.may_administer_grant``."""
+``accounts.people.selectors.may_administer_grant``; to whom, ``selectors.users_grantable`` (else 404)."""
 
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ class GrantListView(ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=GrantInput, responses={201: GrantOutput, 400: ERROR, 401: ERROR, 403: ERROR})
+    @extend_schema(request=GrantInput, responses={201: GrantOutput, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR})
     def post(self, request: Request) -> Response:
         scope = request_scope(request)
         data = GrantInput(data=request.data, scope=scope)
         data.is_valid(raise_exception=True)
-        grant = grants.grant_create(actor=request_actor(request), scope=scope, **data.validated_data)
+        fields = dict(data.validated_data)
+        user = selectors.user_to_grant(scope, fields.pop("user"))
+        grant = grants.grant_create(actor=request_actor(request), scope=scope, user=user, **fields)
         return Response(GrantOutput(grant).data, status=status.HTTP_201_CREATED)
 
     def get_queryset(self) -> Any:

@@ -45,9 +45,10 @@ class TokenView(UnauthenticatedPostMixin, APIView):
         responses={200: TokenOutput, 400: ERROR, 401: ERROR, 403: ERROR, 429: TOO_MANY},
         auth=[],
         description=(
-            "Sign in. 401 codes: `invalid_credentials` (same answer for an unknown user and a wrong password), "
-            "`otp_required`, `otp_enrolment_required`, `tablet_required`, `tablet_invalid`; 403: "
-            "`not_assigned_here`, `no_active_role`; 429: `too_many_attempts`."
+            "Sign in. 401 codes: `invalid_credentials` (the same answer, counted as a failure, for an unknown "
+            "user, a wrong password, and a right password without its second step: a missing or wrong one-time "
+            "code, a missing or invalid tablet), `otp_enrolment_required`; 403: `not_assigned_here` (on an enrolled "
+            "tablet of another place), `no_active_role`; 429: `too_many_attempts`."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.audit import Actor, audit_record
 from accounts.credentials.issuing import IssueRequest, credential_prepare, credentials_save_bulk
 from accounts.models import Credential
+from accounts.models.validators import UNPRINTABLE
 from accounts.scopes import Scope
 from common.errors import DomainError
 from polling.geography.selectors import local_zone
@@ -264,10 +265,11 @@ def credentials_import(*, actor: Actor, scope: Scope, data: bytes, filename: str
             try:
                 credential, clean_places = credential_prepare(request, now=now, bulk=True)
             except ValidationError as exc:
-                for column, messages in exc.message_dict.items():
-                    for message in messages:
+                for column, errors in exc.error_dict.items():
+                    for error in errors:
                         at = "" if column in ("non_field_errors", "__all__") else column
-                        row_errors.append(RowError(line, at, message, "invalid"))
+                        code = UNPRINTABLE if error.code == UNPRINTABLE else "invalid"
+                        row_errors.extend(RowError(line, at, message, code) for message in error.messages)
             else:
                 identity = (
                     credential.kind,

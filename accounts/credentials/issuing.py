@@ -21,6 +21,7 @@ from accounts.audit import Actor, audit_record
 from accounts.credentials import signing
 from accounts.credentials.keys import active_private_key
 from accounts.models import Credential
+from accounts.models.validators import UNPRINTABLE, unprintable_message
 from common.errors import DomainError
 from common.validation import full_clean, invalid_fields, invalid_from
 from polling.geography.selectors import election_day_bounds
@@ -92,8 +93,29 @@ def snapshot(credential: Credential, place_ids: Sequence[int] | None = None) -> 
     }
 
 
+_WHITE_SPACE = str.maketrans("\t\n\r", "   ")
+
+
 def _clean_name(value: str) -> str:
     return " ".join(value.split())
+
+
+def unprintable_field(exc: ValidationError) -> tuple[str, str] | None:
+    """The field and message of an ``unprintable_characters`` error among ``exc``'s, if any."""
+    for name, errors in getattr(exc, "error_dict", {}).items():
+        for error in errors:
+            if error.code == UNPRINTABLE:
+                return name, " ".join(error.messages)
+    return None
+
+
+def refusal_from(exc: ValidationError) -> DomainError:
+    """A validation failure as a refusal: ``unprintable_characters`` naming its field when a name holds control or
+    format characters, else ``invalid`` with every field's messages."""
+    found = unprintable_field(exc)
+    if found is not None:
+        return DomainError(found[1], UNPRINTABLE, field=found[0])
+    return invalid_from(exc)
 
 
 @dataclass
@@ -144,6 +166,12 @@ def credential_prepare(
 
     holder = _clean_name(req.holder_name)
     appointer = _clean_name(req.appointed_by_name)
+    for field_name, given in (("holder_name", req.holder_name), ("appointed_by_name", req.appointed_by_name)):
+        # Tabs and line breaks are white space, made one space below; every other control or format character
+        # (zero-width, bidirectional, separators …) is refused.
+        message = unprintable_message(given.translate(_WHITE_SPACE))
+        if message is not None:
+            raise ValidationError({field_name: [ValidationError(message, code=UNPRINTABLE)]})
     if not holder:
         err("holder_name", "The holder's name is required.")
     elif not _NAME.match(holder):
@@ -260,7 +288,7 @@ def credential_issue(*, actor: Actor, request: IssueRequest) -> Credential:
     try:
         credential, places = credential_prepare(request, now=timezone.now())
     except ValidationError as exc:
-        raise invalid_from(exc) from None
+        raise refusal_from(exc) from None
     _save_new(credential, places, actor=actor, extra=request.extra_audit)
     return credential
 

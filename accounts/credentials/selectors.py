@@ -51,7 +51,8 @@ def credential_printable(scope: Scope, pk: int) -> Credential:
     credential = credential_get(scope, pk)
     state = credential.display_status()
     if state != "active":
-        raise DomainError(f"This credential is {state}; it cannot be printed.", f"credential_{state}")
+        code = {"revoked": "credential_revoked", "expired": "credential_expired"}.get(state, "invalid")
+        raise DomainError(f"This credential is {state}; it cannot be printed.", code)
     return credential
 
 

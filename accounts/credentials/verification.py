@@ -35,16 +35,37 @@ _DETAILS = {
 
 
 def credential_verify(
-    *, token: str, polling_place: PollingPlace, election: Election | None = None, at: dt.datetime | None = None
+    *,
+    token: str,
+    polling_place: PollingPlace,
+    election: Election | None = None,
+    at: dt.datetime | None = None,
+    own_county_only: bool = False,
 ) -> Verdict:
     """Check a presented token as a tablet would, with the database's revocations: signature (with every key not
     retired), then time, election and place, then revocation (a token never good here says so first). ``election``
-    defaults to the place's upcoming election."""
+    defaults to the place's upcoming election.
+
+    ``own_county_only`` (a person asking, who may see the place's county and no further): a token of another county
+    is judged from the token alone, as a tablet would offline (``not_yet_valid``, ``expired``, ``wrong_election`` or
+    ``wrong_place``), without looking the credential up, so the answer carries no holder and does not tell whether
+    that county has such a credential on record."""
     at = at or timezone.now()
     try:
         claims = signing.verify_token(token, verifying_keys())
     except signing.TokenError as exc:
         return Verdict(False, exc.reason, exc.detail)
+    if own_county_only and claims.county_fips != polling_place.county.fips:
+        context = election or upcoming_election(polling_place, at)
+        elsewhere = signing.check_claims(
+            claims,
+            at=at,
+            election_id=context.pk if context else None,
+            polling_place_id=polling_place.pk,
+            county_fips=polling_place.county.fips,
+        )
+        judged = elsewhere or signing.Reason.WRONG_PLACE
+        return Verdict(False, judged, _DETAILS[judged], None, context)
     credential = (
         Credential.objects.select_related("county", "election")
         .defer("county__boundary")

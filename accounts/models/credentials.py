@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models.validators import validate_printable
+
 serial_validator = RegexValidator(
     r"^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{10}$", "A serial is 10 Crockford base32 characters (no I, L, O or U)."
 )
@@ -44,12 +46,15 @@ class Credential(models.Model):
 
     serial = models.CharField(max_length=10, validators=[serial_validator], editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    holder_name = models.CharField(max_length=200)
+    holder_name = models.CharField(max_length=200, validators=[validate_printable])
     appointed_by_kind = models.CharField(
         max_length=10, choices=AppointedBy.choices, blank=True, help_text="Poll watchers only: party or candidate."
     )
     appointed_by_name = models.CharField(
-        max_length=200, blank=True, help_text="Poll watchers only: the appointing party's or candidate's name."
+        max_length=200,
+        blank=True,
+        help_text="Poll watchers only: the appointing party's or candidate's name.",
+        validators=[validate_printable],
     )
     election = models.ForeignKey("polling.Election", on_delete=models.PROTECT, related_name="credentials")
     county = models.ForeignKey("polling.County", on_delete=models.PROTECT, related_name="credentials")

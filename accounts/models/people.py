@@ -6,11 +6,16 @@ Credential holders (watchers, observers) are not users: they never sign in; thei
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+
+from accounts.models.validators import validate_printable
+from common.text import username_key
 
 
 class User(AbstractUser):
@@ -18,8 +23,15 @@ class User(AbstractUser):
 
     One person, one login: accounts are personal and never shared (the state's "nobody shares a logon" rule);
     what a user may do comes only from their active ``RoleGrant`` rows, read afresh on every request.
+
+    The username is stored in its one canonical form (``common.text.username_key``: NFKC case folding), made at
+    creation and on every save whoever creates the user (manager, admin form, factory, service); sign-in looks the
+    account up by the key of what was typed, exactly, so "SAM", "\u017fam" (long s) and "sam" are one account on
+    every database.
     """
 
+    first_name = models.CharField("first name", max_length=150, blank=True, validators=[validate_printable])
+    last_name = models.CharField("last name", max_length=150, blank=True, validators=[validate_printable])
     email = models.EmailField("email address", blank=True)
 
     class Meta(AbstractUser.Meta):
@@ -31,6 +43,16 @@ class User(AbstractUser):
                 violation_error_message="A user with that username already exists.",
             ),
         ]
+
+    @classmethod
+    def normalize_username(cls, username: Any) -> Any:
+        """The stored form of a username (used by the manager's ``create_user`` and by ``clean``)."""
+        return username_key(username) if isinstance(username, str) else username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if isinstance(self.username, str):
+            self.username = username_key(self.username)
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):

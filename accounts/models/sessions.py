@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models.validators import validate_printable
+
 
 class Device(models.Model):
     """A tablet enrolled at one polling place (optionally for one election) by a commissioner.
@@ -36,7 +38,9 @@ class Device(models.Model):
         related_name="+",
         help_text="When set, the tablet serves only this election.",
     )
-    label = models.CharField(max_length=100, help_text="What is written on the tablet, e.g. 'Table 2'.")
+    label = models.CharField(
+        max_length=100, help_text="What is written on the tablet, e.g. 'Table 2'.", validators=[validate_printable]
+    )
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -77,7 +81,7 @@ class EnrolmentCode(models.Model):
     code_hash = models.CharField(max_length=64, unique=True, editable=False)
     polling_place = models.ForeignKey("polling.PollingPlace", on_delete=models.PROTECT, related_name="+")
     election = models.ForeignKey("polling.Election", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    label = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, validators=[validate_printable])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -178,8 +182,15 @@ class LoginFailure(models.Model):
 
     occurred_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LOGIN)
-    username = models.CharField(max_length=150, blank=True, help_text="As typed, lower-cased.")
+    username = models.CharField(
+        max_length=150, blank=True, help_text="The account key: the username as typed, normalised (NFKC case folding)."
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    address_bucket = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="What the per-address limit counts: the IPv4 address, or the /64 network of an IPv6 address.",
+    )
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.PENDING)
     account_cleared = models.BooleanField(
         default=False, help_text="A later successful sign-in cleared this failure from the per-account count."
@@ -190,6 +201,7 @@ class LoginFailure(models.Model):
         indexes = [
             models.Index(fields=["username", "occurred_at"], name="accounts_loginfail_user_idx"),
             models.Index(fields=["ip_address", "occurred_at"], name="accounts_loginfail_ip_idx"),
+            models.Index(fields=["address_bucket", "occurred_at"], name="accounts_loginfail_bucket_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
-"""Role grants: giving and ending them (who may give or end which role where: ``selectors.may_administer_grant``).
-A grant counts from its holder's next request (scopes are read afresh on every request); ended grants are kept."""
+"""Role grants: giving and ending them (who may give or end which role where: ``selectors.may_administer_grant``;
+to whom: ``selectors.users_grantable``, which weighs every role the person already holds). A grant counts from its
+holder's next request (scopes are read afresh on every request); ended grants are kept."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import RoleGrant, User
-from accounts.people.selectors import may_administer_grant
+from accounts.people.selectors import may_administer_grant, may_grant_to
 from accounts.people.validation import require_election_at_place
 from accounts.scopes import Scope
 from common.errors import DomainError
@@ -43,7 +44,9 @@ def grant_create(
     polling_place: PollingPlace | None = None,
     election: Election | None = None,
 ) -> RoleGrant:
-    """Give ``user`` a role; it counts from their next request."""
+    """Give ``user`` a role; it counts from their next request. A user outside the caller's reach (someone holding
+    a role the caller could not have given, a superuser, an admin-site member …) is ``not_found``, exactly like an
+    unknown id; the reach is checked again once the user is locked, so a role given elsewhere meanwhile counts."""
     held: dict[str, Any] = {
         "user": user,
         "role": role,
@@ -61,6 +64,8 @@ def grant_create(
         require_election_at_place(election=election, polling_place=polling_place)
     # Serialise grants to one user, so that two requests cannot both add the same role.
     locked = User.objects.select_for_update().get(pk=user.pk)
+    if not may_grant_to(scope, locked):
+        raise DomainError("Not found.", "not_found")
     if not locked.is_active:
         raise DomainError("This user is disabled.", "user_disabled", field="user")
     if RoleGrant.objects.filter(**held, ended_at__isnull=True).exists():

@@ -2,9 +2,12 @@
 a second factor, enrolling a tablet.
 
 Attempts are counted in the database (``LoginFailure``) so every server process shares one count per account and
-per client address. Each attempt first writes a "pending" row and only then counts the rows before it, so
-concurrent guesses see each other: a burst of parallel requests cannot exceed the limit. A failure is kept (and
-counted) or dropped, and audited — never with the password.
+per client address bucket. The account is the normalised username (``common.text.username_key``), which is exactly
+the stored username of the account it resolves to, so look-alike spellings of one account share one budget; an
+address is counted as its bucket (``common.net.address_bucket``: an IPv6 address's /64), so rotating addresses
+within one subscriber's /64 earns nothing. Each attempt first writes a "pending" row and only then counts the rows
+before it, so concurrent guesses see each other: a burst of parallel requests cannot exceed the limit. A failure is
+kept (and counted) or dropped, and audited — never with the password.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.models import LoginFailure, User
 from common.errors import DomainError
+from common.net import address_bucket
+from common.text import username_key as canonical_username
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +45,8 @@ def _lockout_seconds(times: list[datetime], limit: int, now: datetime) -> int:
 
 
 def login_retry_after(*, username: str, ip: str | None, now: datetime | None = None, exclude: int | None = None) -> int:
-    """Seconds until ``username`` from ``ip`` may try again (0: now)."""
+    """Seconds until the account ``username`` (a ``username_key``) from ``ip`` (counted as its address bucket) may
+    try again (0: now)."""
     now = now or timezone.now()
     # No upper bound on the time: a concurrent attempt may have read the clock a moment after this one did.
     rows = LoginFailure.objects.filter(occurred_at__gte=now - timedelta(seconds=settings.AUTH_LOCKOUT_MAX_WINDOW_S))
@@ -53,7 +59,7 @@ def login_retry_after(*, username: str, ip: str | None, now: datetime | None = N
             settings.AUTH_LOCKOUT_PER_ACCOUNT,
             rows.filter(username=username, account_cleared=False) if username else None,
         ),
-        (settings.AUTH_LOCKOUT_PER_ADDRESS, rows.filter(ip_address=ip) if ip else None),
+        (settings.AUTH_LOCKOUT_PER_ADDRESS, rows.filter(address_bucket=address_bucket(ip)) if ip else None),
     ):
         if subset is not None:
             times = list(subset.order_by("-occurred_at").values_list("occurred_at", flat=True)[: limit * 8])
@@ -74,7 +80,13 @@ def too_many_attempts(wait: int) -> DomainError:
 def attempt_begin(*, kind: str, username: str, ip: str | None) -> LoginFailure:
     """Write the attempt first (committed at once outside a transaction), then count the ones before it; refuses
     with ``too_many_attempts`` while the account or the address is locked out."""
-    attempt = LoginFailure.objects.create(occurred_at=timezone.now(), kind=kind, username=username, ip_address=ip)
+    attempt = LoginFailure.objects.create(
+        occurred_at=timezone.now(),
+        kind=kind,
+        username=username,
+        ip_address=ip,
+        address_bucket=address_bucket(ip) or "",
+    )
     wait = login_retry_after(username=username, ip=ip, now=attempt.occurred_at, exclude=attempt.pk)
     if wait:
         LoginFailure.objects.filter(pk=attempt.pk).delete()
@@ -124,8 +136,11 @@ def _dummy_password_hash() -> str:
 def user_for_password(*, attempt: LoginFailure, username: str, password: str, actor: Actor) -> User:
     """The active user with this username and password, or a counted failure and ``invalid_credentials``.
 
-    An unknown user costs the same password hashing as a known one, and every failure has the same answer."""
-    user = User.objects.filter(username__iexact=username).first()
+    The account is found by the normalised username, exactly (never ``iexact``, whose meaning differs between
+    SQLite and PostgreSQL). An unknown user costs the same password hashing as a known one, and every failure has
+    the same answer."""
+    key = account_key(username)
+    user = User.objects.filter(username=key).first() if key else None
     if user is None:
         check_password(password, _dummy_password_hash())
         reason = LoginFailure.Reason.UNKNOWN_USER
@@ -142,6 +157,13 @@ def user_for_password(*, attempt: LoginFailure, username: str, password: str, ac
     raise DomainError(INVALID_CREDENTIALS, "invalid_credentials")
 
 
+def account_key(username: str) -> str:
+    """The stored username a typed one names: trimmed and normalised exactly as usernames are stored (NFKC case
+    folding, ``common.text.username_key``)."""
+    return canonical_username(username)
+
+
 def username_key(username: str) -> str:
-    """How attempts are counted per account: the username as typed, trimmed, case-folded and bounded."""
-    return username.strip().lower()[:150]
+    """How the attempts on the account a typed username names are counted: its ``account_key``, bounded to the
+    column (a key longer than any username names no account)."""
+    return account_key(username)[:150]

@@ -4,13 +4,28 @@ What a caller sees:
 - role grants: their own; a commissioner's, those at polling places of their county (and the county's commissioner
   grants); an administrator's, every grant in their state;
 - users: themselves and anyone holding an active grant the caller sees;
-- sessions: their own and those of the users they see;
-- tablets: those at polling places of counties they administer.
+- sessions: their own and those of the users they manage (``users_manageable``);
+- tablets: those at polling places of counties they administer (a tablet belongs to a place, not to a person).
 
 Outside one's scope an object does not exist: the ``…_get`` and ``…_to_…`` selectors refuse with ``not_found``.
 
-Seeing is not managing: ending someone's session or disabling them needs authority over every role they hold
-(``may_manage_user``), so a commissioner cannot disable a fellow commissioner or an administrator.
+Seeing is not managing. Who may be given a role, disabled, or have their sessions read or ended is decided by every
+role the person holds, not only by the one the caller sees (``users_manageable`` / ``may_manage_user``, the one
+rule; ``users_grantable`` adds newcomers for a first grant):
+
+- a person is managed by a caller who could have given every one of their active grants (``may_administer_grant``):
+  an administrator manages the people whose every active grant lies in their state, a commissioner the poll
+  managers and workers whose every active grant is at polling places of their county; never oneself;
+- nobody below a state administrator manages a superuser, a member of the admin site (``is_staff``) or an
+  administrator (a commissioner never administers an administrator's grant); a state administrator manages a
+  superuser or an admin-site member only while that person holds an active grant, every one in their state — a
+  superuser or admin-site member holding no active grant is managed in the admin site only;
+- a person with no active grant (a newcomer made in the admin site, or someone whose roles have all ended) belongs
+  to no county yet: they may be given a first role by any administrator or commissioner who could have given every
+  grant they ever held (a newcomer has none), and from that grant on they are managed as above — by that county's
+  commissioners and that state's administrators. Until then nobody below the admin site disables them or reads
+  their sessions (``users_manageable`` needs an active grant). This keeps the documented flow, a commissioner
+  making a newcomer a poll worker, while a grant can no longer pull anyone with a role elsewhere into a county.
 """
 
 from __future__ import annotations
@@ -100,15 +115,74 @@ def users_visible(scope: Scope) -> QuerySet[User]:
     return User.objects.filter(Q(pk=scope.user_id) | Q(pk__in=held))
 
 
+def _administrable_q(scope: Scope) -> Q:
+    """The grants the caller could have given (``may_administer_grant`` as a query)."""
+    q = Q(pk__in=[])
+    if scope.jurisdictions:
+        q |= (
+            Q(role=Role.STATE_ADMIN, jurisdiction_id__in=scope.jurisdictions)
+            | Q(role=Role.COMMISSIONER, county__jurisdiction_id__in=scope.jurisdictions)
+            | Q(role__in=POLL_ROLES, polling_place__county__jurisdiction_id__in=scope.jurisdictions)
+        )
+    if scope.counties:
+        q |= Q(role__in=POLL_ROLES, polling_place__county_id__in=scope.counties)
+    return q
+
+
+def _reach(scope: Scope, *, newcomers: bool) -> QuerySet[User]:
+    if scope.user_id is None or not scope.is_staff_admin:
+        return User.objects.none()
+    administrable = _administrable_q(scope)
+    active = RoleGrant.objects.filter(ended_at__isnull=True)
+    holding = active.values("user_id")
+    beyond = active.exclude(administrable).values("user_id")
+    users = User.objects.exclude(pk=scope.user_id).exclude(pk__in=beyond)
+    with_role = Q(pk__in=holding)
+    if newcomers:
+        ended_beyond = RoleGrant.objects.filter(ended_at__isnull=False).exclude(administrable).values("user_id")
+        users = users.filter(with_role | (~Q(pk__in=holding) & ~Q(pk__in=ended_beyond)))
+    else:
+        users = users.filter(with_role)
+    admin_site = Q(is_superuser=True) | Q(is_staff=True)
+    if scope.jurisdictions:
+        # A superuser or admin-site member only while they hold an active grant, every one in the caller's state.
+        return users.exclude(admin_site & ~with_role)
+    return users.exclude(admin_site)
+
+
+def users_manageable(scope: Scope) -> QuerySet[User]:
+    """The people the caller manages (disables, whose sessions they read and end): holding at least one active
+    grant, every one of which the caller could have given; never the caller; a superuser or admin-site member only
+    for a state administrator (see the module's docstring)."""
+    return _reach(scope, newcomers=False)
+
+
+def users_grantable(scope: Scope) -> QuerySet[User]:
+    """The people the caller may give a role to: those they manage, and people holding no active grant who never
+    held one the caller could not have given (newcomers), never a superuser or admin-site member below a state
+    administrator. (Whether the caller may give that role there is ``may_administer_grant``.)"""
+    return _reach(scope, newcomers=True)
+
+
 def may_manage_user(scope: Scope, user: User) -> bool:
-    """Whether the caller may end this user's sessions or disable them: someone else, holding at least one active
-    role, every one of which the caller could have granted."""
-    if scope.user_id is None or user.pk == scope.user_id:
-        return False
-    grants = list(
-        RoleGrant.objects.filter(user=user, ended_at__isnull=True).select_related("county", "polling_place__county")
-    )
-    return bool(grants) and all(may_administer_grant(scope, grant) for grant in grants)
+    """Whether the caller may end this user's sessions, read them, or disable them (``users_manageable``)."""
+    return users_manageable(scope).filter(pk=user.pk).exists()
+
+
+def may_grant_to(scope: Scope, user: User) -> bool:
+    """Whether the caller may give this user a role (``users_grantable``)."""
+    return users_grantable(scope).filter(pk=user.pk).exists()
+
+
+def user_to_grant(scope: Scope, pk: int) -> User:
+    """The user a role is to be given to: the caller themselves (refused by the service as ``self_grant``) or
+    someone in ``users_grantable``; anyone else, like an unknown id, is ``not_found``."""
+    if pk == scope.user_id:
+        return User.objects.get(pk=pk)
+    user = users_grantable(scope).filter(pk=pk).first()
+    if user is None:
+        raise _not_found()
+    return user
 
 
 def user_to_disable(scope: Scope, pk: int) -> User:
@@ -131,9 +205,10 @@ def sessions_visible(scope: Scope) -> QuerySet[ApiSession]:
 
 
 def session_list(scope: Scope, *, user_id: int | None = None, include_ended: bool = False) -> QuerySet[ApiSession]:
-    """The sessions of the caller, or of ``user_id`` when the caller sees that user (else ``not_found``), newest
+    """The sessions of the caller, or of ``user_id`` when that is the caller or someone they manage (else
+    ``not_found``: addresses, user agents and device ids are read only by those who manage the person), newest
     first; only live ones unless ``include_ended``."""
-    if user_id is not None and not users_visible(scope).filter(pk=user_id).exists():
+    if user_id is not None and user_id != scope.user_id and not users_manageable(scope).filter(pk=user_id).exists():
         raise _not_found()
     owner = scope.user_id if user_id is None else user_id
     if owner is None:
@@ -233,6 +308,7 @@ __all__ = [
     "grants_visible",
     "jurisdictions_administered",
     "may_administer_grant",
+    "may_grant_to",
     "may_manage_user",
     "polling_places_administered",
     "session_list",
@@ -240,5 +316,8 @@ __all__ = [
     "sessions_visible",
     "tablet_signin_grants",
     "user_to_disable",
+    "user_to_grant",
+    "users_grantable",
+    "users_manageable",
     "users_visible",
 ]

@@ -1,6 +1,11 @@
 """Signing in: password, then what the user's roles ask for (a second factor for staff, an enrolled tablet of their
 polling place for poll managers and workers), then a session. Every attempt is counted (``lockout``) and every
-refusal audited."""
+refusal audited.
+
+A right password is not a success until the second step succeeds: a missing or wrong one-time code, and a missing or
+invalid tablet, are counted as failures and answered exactly as a wrong password is (401 ``invalid_credentials``,
+"Invalid username or password."), so the password cannot be confirmed without the second factor or the tablet; the
+audit trail and the failure row keep the real reason."""
 
 from __future__ import annotations
 
@@ -13,11 +18,18 @@ from django.db import transaction
 from accounts.audit import Actor
 from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
 from accounts.models import MFA_ROLES, Device, LoginFailure, RoleGrant
-from accounts.people.lockout import attempt_begin, attempt_failed, attempt_succeeded, user_for_password, username_key
+from accounts.people.lockout import (
+    INVALID_CREDENTIALS,
+    attempt_begin,
+    attempt_failed,
+    attempt_succeeded,
+    user_for_password,
+    username_key,
+)
 from accounts.people.selectors import tablet_signin_grants
 from accounts.people.sessions import IssuedToken, session_open
 from accounts.people.totp import has_confirmed_totp, otp_verify
-from common.errors import DomainError, Kind
+from common.errors import DomainError
 
 
 def _live_tablet(client_device_id: uuid.UUID, device_secret: str) -> Device | None:
@@ -30,14 +42,9 @@ def _live_tablet(client_device_id: uuid.UUID, device_secret: str) -> Device | No
     )
 
 
-def _tablet_required() -> DomainError:
-    # At sign-in the missing tablet means who is asking is not established (401); at a check-in the same code is
-    # the registered FORBIDDEN (signed in, but not on a tablet).
-    return DomainError(
-        "Poll managers and workers sign in on an enrolled tablet of their polling place.",
-        "tablet_required",
-        kind=Kind.UNAUTHENTICATED,
-    )
+def _as_wrong_password() -> DomainError:
+    """The answer to a right password without its second step: the very answer to a wrong password."""
+    return DomainError(INVALID_CREDENTIALS, "invalid_credentials")
 
 
 def session_login(
@@ -72,30 +79,32 @@ def session_login(
     if device_secret:
         device = _live_tablet(client_device_id, device_secret)
         if device is None:
-            refuse(
-                "tablet_invalid",
-                DomainError("This tablet is not enrolled, or its enrolment has been revoked.", "tablet_invalid"),
-            )
+            refuse("tablet_invalid", _as_wrong_password(), counted=True)
     staff = bool(roles & MFA_ROLES)
     if not staff:
         if device is None:
-            refuse("tablet_required", _tablet_required())
+            refuse("tablet_required", _as_wrong_password(), counted=True)
         if not tablet_signin_grants(user=user, device=device).exists():
+            # Only the holder of an enrolled tablet's secret gets this far: the answer names the step, and is
+            # counted, so a tablet cannot test the passwords of other places' workers without limit.
             refuse(
                 "not_assigned_here",
                 DomainError(
                     "You are not working at this tablet's polling place in a current election.", "not_assigned_here"
                 ),
+                counted=True,
             )
     needs_otp = staff or has_confirmed_totp(user)
     if needs_otp:
         if not has_confirmed_totp(user):
+            # Setting one up (POST /api/v1/auth/totp/) takes the password alone and says as much; hiding it here
+            # would only leave a new commissioner without a hint.
             refuse(
                 "otp_enrolment_required",
                 DomainError("Set up an authenticator app first (POST /api/v1/auth/totp/).", "otp_enrolment_required"),
             )
         if not otp:
-            refuse("otp_required", DomainError("A one-time code is required.", "otp_required"))
+            refuse("otp_required", _as_wrong_password(), counted=True)
 
     issued = None
     with transaction.atomic():
@@ -113,7 +122,5 @@ def session_login(
             )
             attempt_succeeded(attempt=attempt)
     if issued is None:
-        refuse(
-            LoginFailure.Reason.BAD_OTP, DomainError("A valid one-time code is required.", "otp_required"), counted=True
-        )
+        refuse(LoginFailure.Reason.BAD_OTP, _as_wrong_password(), counted=True)
     return issued

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.authentication import DEVICE_SECRET_PREFIX, secret_hash
 from accounts.models import ApiSession, Device, EnrolmentCode, LoginFailure
+from accounts.models.validators import require_printable
 from accounts.people.lockout import attempt_begin, attempt_failed
 from accounts.people.sessions import sessions_end
 from accounts.people.validation import require_election_at_place
@@ -50,7 +51,9 @@ def normalise_enrolment_code(raw: str) -> str:
 def enrolment_code_create(
     *, actor: Actor, polling_place: PollingPlace, label: str, election: Election | None = None
 ) -> tuple[EnrolmentCode, str]:
-    """A single-use code (shown once) with which one tablet can enrol itself at ``polling_place``."""
+    """A single-use code (shown once) with which one tablet can enrol itself at ``polling_place``. A label holding
+    control or format characters is refused (``unprintable_characters``)."""
+    require_printable(label=label)
     if election is not None:
         require_election_at_place(election=election, polling_place=polling_place)
     raw = "".join(secrets.choice(ENROLMENT_ALPHABET) for _ in range(ENROLMENT_CODE_LENGTH))

@@ -86,7 +86,31 @@ def _flatten(errors: Any) -> dict[str, list[dict[str, str]]]:
     return out
 
 
+def printable(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD: an error message that quotes
+    the input (``"\\ud800" is not a valid choice``) must still encode as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            text = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return exceptions.ErrorDetail(text, code=value.code) if isinstance(value, exceptions.ErrorDetail) else text
+        return value
+    if isinstance(value, dict):
+        return {printable(key): printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(item) for item in value]
+    return value
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _exception_response(exc, context)
+    if response is not None:
+        response.data = printable(response.data)
+    return response
+
+
+def _exception_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
         return domain_error_response(exc, context)

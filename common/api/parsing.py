@@ -10,6 +10,7 @@ import re
 from typing import Any, Protocol
 
 from django.utils.dateparse import parse_datetime
+from rest_framework import relations
 
 from common.api.errors import BadRequest
 
@@ -123,17 +124,25 @@ def page(params: Params, *, default: int, maximum: int) -> tuple[int, int]:
     return _int("limit", default, 1, maximum), _int("offset", 0, 0, 10**9)
 
 
+def _whole_minutes(offset: dt.timedelta | None) -> bool:
+    return offset is not None and not offset % dt.timedelta(minutes=1)
+
+
 def aware_datetime_or_none(raw: Any) -> dt.datetime | None:
-    """An ISO 8601 date-time with a UTC offset, within 2000-2099; None for anything else (any type, any text)."""
+    """An ISO 8601 date-time with a UTC offset in whole minutes, within 2000-2099, handed on in UTC (so no offset
+    reaches the database: PostgreSQL refuses offsets beyond ±15:59 and finer than a second); None for anything else
+    (any type, any text, an offset with seconds)."""
     if not isinstance(raw, str) or len(raw) > MAX_DATETIME_CHARS:
         return None
     try:
         value = parse_datetime(raw)
     except ValueError:
         return None
-    if value is None or value.tzinfo is None or value.utcoffset() is None or not EARLIEST <= value < LATEST:
+    if value is None or value.tzinfo is None or not _whole_minutes(value.utcoffset()):
         return None
-    return value
+    if not EARLIEST <= value < LATEST:
+        return None
+    return value.astimezone(dt.UTC)
 
 
 def aware_datetime(raw: Any, name: str, *, required: bool) -> dt.datetime | None:
@@ -157,4 +166,19 @@ def aware_datetime(raw: Any, name: str, *, required: bool) -> dt.datetime | None
         )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise BadRequest(f"'{name}' must carry a UTC offset (e.g. -06:00 or Z).", f"{name}_without_offset", field=name)
+    if not _whole_minutes(parsed.utcoffset()):
+        raise BadRequest(f"'{name}' must have a UTC offset in hours and minutes.", f"invalid_{name}", field=name)
     raise BadRequest(f"'{name}' must be between the years 2000 and 2099.", f"{name}_out_of_range", field=name)
+
+
+class IdentifierRelatedField(relations.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A primary-key reference whose value must be a database id (a whole number from 1 to 2^63 - 1, or its decimal
+    text) before any query: ``1e400`` (an infinite float), ``2**63`` or ``true`` are ``incorrect_type`` or
+    ``does_not_exist``, never an overflow in the database driver."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not is_identifier(str(data)):
+            self.fail("does_not_exist", pk_value=str(data)[:40])
+        return super().to_internal_value(int(data))

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +26,9 @@ from accounts.scopes import Scope
 from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.paging import paginated
+from common.api.parsers import JSONParser
 from common.api.schema import OBJECT
+from common.text import unprintable
 from polling.api import params
 from polling.election_day.incidents import photos, selectors
 from polling.election_day.incidents.services import incident_report
@@ -64,6 +66,14 @@ def _text(fields: parsing.BodyFields, name: str) -> str:
     # PostgreSQL text cannot hold NUL; no honest description contains one.
     if not isinstance(raw, str) or "\x00" in raw:
         raise BadRequest(f"'{name}' must be text.", f"invalid_{name}", field=name)
+    # Line breaks are text in a description; no other control or format character is (bidi overrides, zero-width).
+    found = unprintable(raw.replace("\r", "").replace("\n", ""))
+    if found:
+        raise BadRequest(
+            f"'{name}' may hold line breaks but no other control or format characters: " + ", ".join(found),
+            "unprintable_characters",
+            field=name,
+        )
     return raw.strip()
 
 

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -66,16 +67,19 @@ class PresenceView(APIView):
         data = PresenceIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        # The event is placed (and judged, and given its election) at the server-corrected time, never the tablet's.
+        placed = presence.placement(occurred_at=v["occurred_at"], sent_at=v.get("sent_at"), received_at=timezone.now())
         recorded = presence.presence_record(
             kind=self.kind,
             token=v["token"],
             event_id=v["event_id"],
             occurred_at=v["occurred_at"],
             polling_place=station.place,
-            election=access.station_election(station, v["occurred_at"]),
+            election=access.station_election(station, placed.effective_at),
             device=station.device,
             worker=request.user,
             sent_at=v.get("sent_at"),
+            placed=placed,
         )
         headers = {"Cache-Control": "no-store"}
         if recorded.replayed:

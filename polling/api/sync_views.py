@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from functools import cached_property
 from typing import Any
@@ -21,6 +22,7 @@ from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.paging import paginated
 from common.api.schema import OBJECT
+from common.text import unprintable
 from polling.election_day import access, anomalies, roster, sync
 from polling.models import PresenceAnomaly, PresenceEvent
 
@@ -29,6 +31,8 @@ USERNAME_MAX = 150
 NOTE_MAX = 2000
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
+
+logger = logging.getLogger("polling.election_day.sync")
 
 
 def _storable(text: str) -> bool:
@@ -67,6 +71,10 @@ def parse_event(index: int, raw: Any) -> sync.Item | dict[str, Any]:
         isinstance(recorded_by, str) and 0 < len(recorded_by) <= USERNAME_MAX and _storable(recorded_by)
     ):
         errors["recorded_by"] = "The username of the poll worker signed in on the tablet when it was recorded."
+    elif isinstance(recorded_by, str) and unprintable(recorded_by):
+        errors["recorded_by"] = "A username holds no control or format characters: " + ", ".join(
+            unprintable(recorded_by)
+        )
     if errors:
         return refusal | {
             "event_id": str(event_id) if event_id else None,
@@ -143,6 +151,21 @@ class SyncView(APIView):
         )
         stored = iter(outcome.results)
         results = [p if isinstance(p, dict) else {"index": p.index} | next(stored) for p in parsed]
+        not_stored = {
+            "invalid": sum(1 for r in results if r["reason"] == sync.INVALID),
+            "over_cap": sum(1 for r in results if r.get("stored") is False),
+        }
+        if not_stored["invalid"] or not_stored["over_cap"]:
+            # For monitoring: a tablet sending what cannot be stored is broken or hostile.
+            logger.warning(
+                "sync not stored: invalid=%d over_cap=%d of %d device=%s place=%s worker=%s",
+                not_stored["invalid"],
+                not_stored["over_cap"],
+                len(results),
+                station.device.pk,
+                station.place.pk,
+                request.user.pk,
+            )
         now = outcome.received_at
         election = roster.election_for(station.place, station.elections, now)
         assert election is not None
@@ -155,6 +178,7 @@ class SyncView(APIView):
                 r: sum(1 for x in results if x["result"] == r)
                 for r in (sync.ACCEPTED, sync.DUPLICATE, sync.REFUSED, sync.ANOMALY)
             },
+            "not_stored": not_stored,
             "roster": roster.roster_body(station.place, election),
             "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
             "next_since": (now - credential_selectors.REVOCATION_OVERLAP).isoformat(),
@@ -270,6 +294,13 @@ class AnomalyReviewView(AnomalyView):
             raise BadRequest(
                 f"'note' is required: 1 to {NOTE_MAX} characters of text (no NUL or lone surrogates).",
                 "invalid_note",
+                field="note",
+            )
+        found = unprintable(note.replace("\r", "").replace("\n", ""))
+        if found:
+            raise BadRequest(
+                "'note' may hold line breaks but no other control or format characters: " + ", ".join(found),
+                "unprintable_characters",
                 field="note",
             )
         anomaly = anomalies.anomaly_review(actor=request_actor(request), scope=self.scope, anomaly_id=pk, note=note)

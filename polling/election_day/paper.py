@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import zoneinfo
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape, letter
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen import canvas
 
+from common.spreadsheet import formula_safe
 from polling.election_day.roster import roster
 from polling.geography.selectors import local_zone
 from polling.models import Election, PollingPlace, PresenceEvent
@@ -78,8 +80,8 @@ def roster_rows(place: PollingPlace, election: Election) -> tuple[str, list[str]
 
 
 def _cell(value: str) -> str:
-    # A cell a spreadsheet would run as a formula is written as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    # A cell a spreadsheet would run as a formula is written as text (the one guard of every CSV export).
+    return formula_safe(value)
 
 
 def as_csv(header: list[str], rows: list[list[str]]) -> bytes:
@@ -90,46 +92,86 @@ def as_csv(header: list[str], rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheet programs read UTF-8
 
 
+#: A PDF lists at most this many rows (the latest; ~290 pages): it is for printing, and stays fast at any log size.
+#: The CSV holds every row.
+MAX_PDF_ROWS = 10_000
+_PAGE = landscape(letter)
+_MARGIN: float = 0.4 * inch
+_FONT, _BOLD, _SIZE = "Helvetica", "Helvetica-Bold", 7
+_ROW = 10.5  # points per row: one line per cell, clipped to its column
+
+
+@functools.lru_cache(maxsize=4096)
+def _clip(text: str, width: float, font: str = _FONT) -> str:
+    """``text`` on one line, cut with an ellipsis to fit ``width`` points."""
+    text = " ".join(text.split())
+    if float(stringWidth(text, font, _SIZE)) <= width:
+        return text
+    while text and stringWidth(text + "…", font, _SIZE) > width:
+        text = text[: max(0, min(len(text) - 1, int(len(text) * width / max(stringWidth(text, font, _SIZE), 1))))]
+    return text + "…"
+
+
+def _widths(header: list[str], rows: list[list[str]], total: float) -> list[float]:
+    """Column widths in proportion to the longest text of each column (in the header and the first 200 rows)."""
+    sample = [header, *rows[:200]]
+    longest = [max(min(len(r[i]) if i < len(r) else 0, 40) for r in sample) + 2 for i in range(len(header))]
+    return [total * n / sum(longest) for n in longest]
+
+
 def as_pdf(title: str, subtitle: str, header: list[str], rows: list[list[str]]) -> bytes:
-    styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
+    """A printable table drawn line by line on the canvas (no layout engine): linear in the rows, about a second
+    for ``MAX_PDF_ROWS``. Each cell is one line, clipped with an ellipsis; a longer log keeps its latest rows and says
+    how many earlier ones only the CSV holds."""
+    omitted = max(0, len(rows) - MAX_PDF_ROWS)
+    rows = rows[omitted:]
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer, pagesize=landscape(letter), leftMargin=0.4 * inch, rightMargin=0.4 * inch,
-        topMargin=0.5 * inch, bottomMargin=0.5 * inch, title=title,
-    )  # fmt: skip
+    pdf = canvas.Canvas(buffer, pagesize=_PAGE, pageCompression=1)
+    pdf.setTitle(title)
+    width, height = float(_PAGE[0]), float(_PAGE[1])
+    usable = width - 2 * _MARGIN
+    columns = _widths(header, rows, usable)
+    starts = [_MARGIN + sum(columns[:i]) for i in range(len(columns))]
     generated = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
-    table = Table(
-        [[Paragraph(f"<b>{h}</b>", small) for h in header]]
-        + [[Paragraph(_escape(v), small) for v in row] for row in rows or [["(none)"] + [""] * (len(header) - 1)]],
-        repeatRows=1,
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
+    page = 0
 
-    def footer(canvas: Any, doc: Any) -> None:
-        canvas.setFont("Helvetica", 7)
-        canvas.drawString(0.4 * inch, 0.3 * inch, f"{title} — printed {generated} — page {doc.page}")
+    def new_page() -> float:
+        nonlocal page
+        if page:
+            pdf.showPage()
+        page += 1
+        y = height - _MARGIN
+        if page == 1:
+            pdf.setFont(_BOLD, 14)
+            pdf.drawString(_MARGIN, y - 10, _clip(title, usable, _BOLD)[:200])
+            pdf.setFont(_FONT, 9)
+            pdf.drawString(_MARGIN, y - 24, _clip(subtitle, usable * _SIZE / 9))
+            y -= 34
+            if omitted:
+                pdf.drawString(_MARGIN, y - 2, f"{omitted} earlier rows are not printed here: the CSV holds every row.")
+                y -= 14
+        pdf.setFont(_FONT, 7)
+        pdf.drawString(_MARGIN, 0.3 * inch, f"{title} — printed {generated} — page {page}")
+        pdf.setFillColor(colors.lightgrey)
+        pdf.rect(_MARGIN, y - _ROW, usable, _ROW, stroke=0, fill=1)
+        pdf.setFillColor(colors.black)
+        pdf.setFont(_BOLD, _SIZE)
+        for x, w, h in zip(starts, columns, header, strict=True):
+            pdf.drawString(x + 1.5, y - _ROW + 3, _clip(h, w - 3, _BOLD))
+        pdf.setFont(_FONT, _SIZE)
+        return y - _ROW
 
-    document.build(
-        [
-            Paragraph(_escape(title), styles["Title"]),
-            Paragraph(_escape(subtitle), styles["BodyText"]),
-            Spacer(1, 0.15 * inch),
-            table,
-        ],
-        onFirstPage=footer,
-        onLaterPages=footer,
-    )
+    y = new_page()
+    pdf.setStrokeColor(colors.grey)
+    pdf.setLineWidth(0.3)
+    for row in rows or [["(none)"] + [""] * (len(header) - 1)]:
+        if y - _ROW < _MARGIN:
+            y = new_page()
+        y -= _ROW
+        for x, w, value in zip(starts, columns, row, strict=False):
+            if value:
+                pdf.drawString(x + 1.5, y + 3, _clip(value, w - 3))
+        pdf.line(_MARGIN, y, _MARGIN + usable, y)
+    pdf.showPage()
+    pdf.save()
     return buffer.getvalue()
-
-
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

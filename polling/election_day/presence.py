@@ -26,7 +26,7 @@ from common.errors import DomainError
 from polling.election_day import ledger as ledgers
 from polling.election_day import roster, timeline
 from polling.geography import selectors as geography_selectors
-from polling.models import Election, PollingPlace, Presence, PresenceEvent, PresenceRule
+from polling.models import Election, PollingPlace, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,35 @@ def body_hash(*, kind: str, token: str, occurred_at: dt.datetime, polling_place_
 
 #: A tablet clock this close to the server's is taken as right: the difference is the post's transit time.
 CLOCK_TOLERANCE = dt.timedelta(seconds=5)
+#: A clock further off than this (a day, plus an hour for a daylight-saving mix-up) is itself an anomaly
+#: (``clock_skew``); the events are still placed by the offset.
+MAX_SKEW = dt.timedelta(hours=25)
+#: An event "recorded" after it was sent means the tablet's clock went back in between (``clock_skew``).
+BACKWARDS_TOLERANCE = dt.timedelta(minutes=5)
+#: An online post's tablet times (``occurred_at``, ``sent_at``) may run ahead of the server's clock by this much, no
+#: more: a clock a day fast is still placed right by its offset (and flagged ``clock_skew`` past ``MAX_SKEW``), a time
+#: further ahead is not a clock but a made-up date. Refused (400), which loses nothing: the tablet keeps the event.
+FUTURE_TOLERANCE = MAX_SKEW
+#: The earliest an event may have happened (server-corrected): this long before the local midnight that starts its
+#: election day. Anything earlier is refused (online: 400; sync: ``invalid``, not stored).
+EARLY_SLACK = dt.timedelta(hours=24)
+
+#: How far back a corrected time is kept before it is refused as too early (see ``corrected``).
+EARLIEST = dt.timedelta(days=3660)
+
+OCCURRED_AT_IN_FUTURE = "occurred_at_in_future"
+SENT_AT_IN_FUTURE = "sent_at_in_future"
+OCCURRED_AT_TOO_EARLY = "occurred_at_too_early"
+
+Code = PresenceAnomaly.Code
+
+#: Token reasons that, for an event the tablet decided on its own (offline, or queued), are anomalies rather than
+#: refusals: the tablet could not know (the server's list of revocations, the validity by the server's clock).
+FACT_FOR_REASON = {
+    signing.Reason.REVOKED: Code.CHECK_IN_AFTER_REVOCATION,
+    signing.Reason.EXPIRED: Code.CREDENTIAL_NOT_VALID,
+    signing.Reason.NOT_YET_VALID: Code.CREDENTIAL_NOT_VALID,
+}
 
 
 def clock_offset(sent_at: dt.datetime, received_at: dt.datetime) -> dt.timedelta:
@@ -91,10 +120,120 @@ def clock_offset(sent_at: dt.datetime, received_at: dt.datetime) -> dt.timedelta
     return measured if abs(measured) > CLOCK_TOLERANCE else dt.timedelta(0)
 
 
+def corrected(occurred_at: dt.datetime, offset: dt.timedelta, received_at: dt.datetime) -> dt.datetime:
+    """``occurred_at - offset`` (the tablet time by the server's clock), never later than the receipt, and never
+    earlier than ``EARLIEST`` before it (such a time is refused as too early all the same; the floor keeps it inside
+    the calendar in every time zone, so year 1 or 9999 cannot overflow)."""
+    floor = received_at - EARLIEST
+    try:
+        return max(min(occurred_at - offset, received_at), floor)
+    except OverflowError:
+        return received_at if offset < dt.timedelta(0) else floor
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an online post goes in time: received by the server at ``received_at``, from a tablet whose clock is
+    ``offset`` ahead, so it happened at ``effective_at`` (server time). ``skewed``: the clock is an anomaly."""
+
+    received_at: dt.datetime
+    offset: dt.timedelta
+    effective_at: dt.datetime
+    skewed: bool
+
+    @property
+    def live(self) -> bool:
+        """Whether the tablet is waiting for this answer to let the holder in (a post sent as it was recorded), as
+        opposed to a post that waited in the tablet's queue, whose holder the tablet already let in on its own."""
+        return self.effective_at >= self.received_at - CLOCK_TOLERANCE
+
+
+def placement(*, occurred_at: dt.datetime, sent_at: dt.datetime | None, received_at: dt.datetime) -> Placement:
+    """Place an online post in time as sync places an event: ``offset = sent_at - receipt`` (``sent_at`` defaults to
+    ``occurred_at``: a post is sent when recorded), ``effective_at = occurred_at - offset``, at most the receipt.
+    Refuses tablet times ahead of the server's clock by more than ``FUTURE_TOLERANCE``."""
+    if occurred_at > received_at + FUTURE_TOLERANCE:
+        raise DomainError(
+            "'occurred_at' is ahead of the server's clock: set the tablet's clock (or upload the event by sync).",
+            OCCURRED_AT_IN_FUTURE,
+            field="occurred_at",
+        )
+    if sent_at is not None and sent_at > received_at + FUTURE_TOLERANCE:
+        raise DomainError(
+            "'sent_at' is ahead of the server's clock: set the tablet's clock (or upload the event by sync).",
+            SENT_AT_IN_FUTURE,
+            field="sent_at",
+        )
+    sent = sent_at or occurred_at
+    offset = clock_offset(sent, received_at)
+    skewed = abs(offset) > MAX_SKEW or occurred_at > sent + BACKWARDS_TOLERANCE
+    return Placement(received_at, offset, corrected(occurred_at, offset, received_at), skewed)
+
+
+def too_early(effective_at: dt.datetime, election: Election, place: PollingPlace) -> bool:
+    """Whether an event placed at ``effective_at`` happened before its election day could have begun."""
+    start, _end = geography_selectors.election_day_bounds(election, place.county)
+    return effective_at < start - EARLY_SLACK
+
+
 def polls_open_at(election: Election, place: PollingPlace, at: dt.datetime) -> bool:
     """Whether ``at`` falls on election day between the polls' opening and closing, in the county's local time."""
     local = at.astimezone(geography_selectors.local_zone(place.county))
     return local.date() == election.date and election.polls_open <= local.time() < election.polls_close
+
+
+@dataclass
+class Judgement:
+    """A token and the polls judged at an event's effective time: the credential (when the token names a genuine
+    one), the refusal (``reason``, ``detail``; None: applied) and the anomalies that are facts about the event."""
+
+    credential: Credential | None
+    reason: str | None
+    detail: str
+    facts: list[str]
+
+
+def judge(
+    *,
+    kind: str,
+    token: str,
+    polling_place: PollingPlace,
+    election: Election | None,
+    at: dt.datetime,
+    decides: bool,
+) -> Judgement:
+    """Verify ``token`` and the polling hours at ``at``, the event's effective (server-corrected) time — never at a
+    time the tablet chose. The same rules online and offline:
+
+    - a token that cannot be trusted (malformed, unknown key, bad signature, unknown credential, another election or
+      place) refuses the event;
+    - a check-out needs only a genuine token of someone inside (revoked, expired, not yet valid, closed polls never
+      keep a holder on the roster);
+    - a check-in of a revoked, expired or not-yet-valid credential, or with the polls closed, is refused when the
+      server's answer ``decides`` whether the holder goes in (a live online post), and otherwise (the tablet decided on
+      its own: offline sync, a post that waited in its queue) applied and recorded as an anomaly
+      (``check_in_after_revocation``, ``credential_not_valid``, ``polls_closed``)."""
+    verdict = credential_verify(token=token, polling_place=polling_place, election=election, at=at)
+    credential, reason, detail = verdict.credential, verdict.reason, verdict.detail
+    facts: list[str] = []
+    fact = FACT_FOR_REASON.get(reason or "")
+    if reason is not None and (fact is None or credential is None):
+        return Judgement(credential, reason, detail, facts)  # cannot be trusted at all
+    if kind == PresenceEvent.Kind.CHECK_OUT:
+        return Judgement(credential, None, "", facts)
+    if fact is None and election is not None and not polls_open_at(election, polling_place, at):
+        fact, reason, detail = Code.POLLS_CLOSED, POLLS_CLOSED, _DETAILS[POLLS_CLOSED]
+    if fact is None:
+        return Judgement(credential, None, "", facts)
+    if decides:
+        return Judgement(credential, reason, detail, facts)
+    return Judgement(credential, None, "", [fact])
+
+
+def _accepted_detail(notice: str | None, facts: list[str]) -> str:
+    if facts:
+        return "Recorded; flagged for the county's review."
+    return _DETAILS[notice] if notice else "Accepted."
 
 
 def _replay(existing: PresenceEvent, digest: str) -> Recorded:
@@ -105,7 +244,7 @@ def _replay(existing: PresenceEvent, digest: str) -> Recorded:
 
 def _quota_full(credential: Credential, place: PollingPlace, election: Election) -> bool:
     """Whether the roster as it stands already holds the quota of ``credential``'s party, candidate or kind (the
-    same grouping, with case folding, as the timeline's quota walk)."""
+    same grouping, by ``timeline.appointer_key``, as the timeline's quota walk)."""
     rules = timeline.rules_for(credential, list(PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id)))
     if not rules:
         return False
@@ -129,6 +268,7 @@ def presence_record(
     device: Device,
     worker: User,
     sent_at: dt.datetime | None = None,
+    placed: Placement | None = None,
 ) -> Recorded:
     """Record a check-in or check-out sent by ``device`` (signed in by ``worker``) with the answer it gets.
 
@@ -139,24 +279,37 @@ def presence_record(
     post is sent when it is recorded).
     A repeated ``event_id`` with the same body gets the first answer again and stores nothing; with another body,
     ``EventIdReused``. Two copies racing: the unique ``event_id`` lets one insert win, the other re-reads it.
+
+    The token and the polls are judged at the effective time (``judge``), as sync judges an offline event: a live post
+    (placed at its receipt) is refused for a revoked, expired or not-yet-valid credential or closed polls; a post that
+    waited in the tablet's queue (placed before its receipt: the tablet let the holder in on its own) is applied with
+    the same anomalies sync records. ``placed``: the post's ``placement`` if the caller made it (to choose the
+    election by it); else made here. Refused before anything is stored: tablet times ahead of the server's clock
+    (``occurred_at_in_future``, ``sent_at_in_future``) and an event placed before its election day could begin
+    (``occurred_at_too_early``).
     """
     digest = body_hash(kind=kind, token=token, occurred_at=occurred_at, polling_place_id=polling_place.pk)
     existing = PresenceEvent.objects.filter(event_id=event_id).first()
     if existing is not None:
         return _replay(existing, digest)
 
-    # Signature and revocation checks need no lock: they depend on the token and ``occurred_at`` only.
-    verdict = credential_verify(token=token, polling_place=polling_place, election=election, at=occurred_at)
-    credential = verdict.credential
-    reason = verdict.reason
-    detail = verdict.detail
-    if kind == PresenceEvent.Kind.CHECK_OUT:
-        # Leaving needs only a genuine token of someone inside: a credential revoked or expired since, or polls
-        # closed (watchers stay for the count), must not keep its holder on the roster.
-        if credential is not None and reason in CHECK_OUT_TOLERATES:
-            reason, detail = None, ""
-    elif reason is None and not polls_open_at(election, polling_place, occurred_at):
-        reason, detail = POLLS_CLOSED, _DETAILS[POLLS_CLOSED]
+    if placed is None:
+        placed = placement(occurred_at=occurred_at, sent_at=sent_at, received_at=timezone.now())
+    if too_early(placed.effective_at, election, polling_place):
+        raise DomainError(
+            "'occurred_at' (corrected by the tablet's clock offset) is before this election day could begin.",
+            OCCURRED_AT_TOO_EARLY,
+            field="occurred_at",
+        )
+    effective_at, received_at, offset = placed.effective_at, placed.received_at, placed.offset
+    # Signature and revocation checks need no lock: they depend on the token and the effective time only.
+    judged = judge(
+        kind=kind, token=token, polling_place=polling_place, election=election, at=effective_at, decides=placed.live
+    )
+    credential, reason, detail = judged.credential, judged.reason, judged.detail
+    facts = judged.facts
+    if reason is None and placed.skewed:
+        facts.append(Code.CLOCK_SKEW)
 
     try:
         with transaction.atomic():
@@ -175,14 +328,11 @@ def presence_record(
                 if kind == PresenceEvent.Kind.CHECK_IN:
                     if inside:
                         notice = ALREADY_INSIDE
-                    elif _quota_full(credential, polling_place, election):
+                    elif placed.live and _quota_full(credential, polling_place, election):
                         reason, detail = QUOTA_FULL, _DETAILS[QUOTA_FULL]
                 elif not inside:
                     notice = NOT_INSIDE
             accepted = reason is None
-            received_at = timezone.now()
-            offset = clock_offset(sent_at or occurred_at, received_at)
-            effective_at = min(occurred_at - offset, received_at)
             hlc = ledgers.next_hlc(ledger)
             if accepted:
                 ledger.roster_version += 1
@@ -191,7 +341,8 @@ def presence_record(
                 "outcome": "accepted" if accepted else "refused",
                 "reason": reason,
                 "notice": notice,
-                "detail": (_DETAILS[notice] if notice else "Accepted.") if accepted else detail,
+                "detail": _accepted_detail(notice, facts) if accepted else detail,
+                "anomalies": sorted(facts) if accepted else [],
                 "event_id": str(event_id),
                 "kind": kind,
                 "polling_place": polling_place.pk,
@@ -227,10 +378,13 @@ def presence_record(
             )
             if accepted:
                 assert credential is not None
+                for code in facts:
+                    timeline.record_fact(event, code)
                 # Who is inside is derived from the whole timeline (events synced later may come before this one).
                 ledgers.lock_credentials([credential.pk])
                 timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
-                if not timeline.appended_last(event):  # else the quota was checked on the roster as it stands
+                # A live post's quota was checked on the roster as it stands; a queued one is judged by the timeline.
+                if not (placed.live and timeline.appended_last(event)):
                     timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id, [credential])
     except IntegrityError:
         # The same event_id committed by a request holding another ledger's lock (another place or election).

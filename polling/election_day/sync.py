@@ -33,8 +33,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.credentials import signing
-from accounts.credentials.verification import credential_verify
 from accounts.models import Credential, Device, Role, RoleGrant, User
 from polling.election_day import ledger as ledgers
 from polling.election_day import presence, roster, timeline
@@ -45,11 +43,15 @@ logger = logging.getLogger(__name__)
 
 #: Events per upload; a tablet with more sends several batches.
 MAX_EVENTS = 500
-#: A clock further off than this (a day, plus an hour for a daylight-saving mix-up) is itself an anomaly; the events
-#: are still placed by the offset.
-MAX_SKEW = dt.timedelta(hours=25)
-#: An event "recorded" after the batch was sent means the tablet's clock went back in between.
-BACKWARDS_TOLERANCE = dt.timedelta(minutes=5)
+#: Events whose token cannot be trusted (malformed, bad signature, …) are stored as refused — the record that a tablet
+#: scanned something — but a tablet cannot fill the log with them: at most this many per upload, and this many per
+#: tablet and (the server's UTC) day, online and offline together. Beyond, they are refused all the same but not
+#: stored (``stored: false``), counted in the answer (``not_stored``) and in a warning log line.
+MAX_UNTRUSTED_STORED_PER_BATCH = 50
+MAX_UNTRUSTED_STORED_PER_DAY = 500
+#: See ``presence``: a clock further off than this is an anomaly; an event recorded after it was sent, too.
+MAX_SKEW = presence.MAX_SKEW
+BACKWARDS_TOLERANCE = presence.BACKWARDS_TOLERANCE
 
 Code = PresenceAnomaly.Code
 ACCEPTED = "accepted"
@@ -58,13 +60,6 @@ REFUSED = "refused"
 ANOMALY = "anomaly"
 EVENT_ID_REUSED = presence.EVENT_ID_REUSED
 INVALID = "invalid"
-
-#: Token reasons that make the tablet's decision an anomaly rather than a forgery: the tablet could not know.
-_FACT_FOR_REASON = {
-    signing.Reason.REVOKED: Code.CHECK_IN_AFTER_REVOCATION,
-    signing.Reason.EXPIRED: Code.CREDENTIAL_NOT_VALID,
-    signing.Reason.NOT_YET_VALID: Code.CREDENTIAL_NOT_VALID,
-}
 
 
 @dataclass
@@ -118,14 +113,17 @@ def sync_upload(
     """Store and judge a batch of events from one tablet of ``polling_place``. ``elections``: those the tablet and
     its poll worker serve there. Returns one result per item, in the items' order."""
     received_at = timezone.now()
-    measured = sent_at - received_at
+    try:
+        measured = sent_at - received_at
+    except OverflowError:  # pragma: no cover - both are within the calendar, so is their difference
+        measured = dt.timedelta.max
     # A difference within CLOCK_TOLERANCE is the upload's transit time, not a wrong clock: the tablet's times stand.
     offset = presence.clock_offset(sent_at, received_at)
     skewed = abs(offset) > MAX_SKEW
     zone = geography_selectors.local_zone(polling_place.county)
     election_on: dict[dt.date, Election | None] = {}
     for item in items:
-        item.effective_at = min(item.occurred_at - offset, received_at)
+        item.effective_at = presence.corrected(item.occurred_at, offset, received_at)
         item.digest = presence.body_hash(
             kind=item.kind, token=item.token, occurred_at=item.occurred_at, polling_place_id=polling_place.pk
         )
@@ -133,11 +131,18 @@ def sync_upload(
         if day not in election_on:
             election_on[day] = roster.election_for(polling_place, elections, item.effective_at)
         item.election = election_on[day]
+        if item.election is not None and presence.too_early(item.effective_at, item.election, polling_place):
+            detail = "Before this election day could begin (the tablet time corrected by its clock offset)."
+            item.result = _refused(item, INVALID, "Not stored: occurred_at: " + detail) | {
+                "errors": {"occurred_at": detail}
+            }
+            continue
         _judge(item, polling_place)
         if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
             item.facts.append(Code.CLOCK_SKEW)
 
-    _recorders(items, polling_place)
+    _recorders([i for i in items if i.result is None], polling_place)
+    _cap_untrusted([i for i in items if i.result is None], device, received_at)
     groups: dict[int, list[Item]] = defaultdict(list)
     for item in items:
         assert item.election is not None
@@ -184,18 +189,49 @@ def _recorders(items: list[Item], place: PollingPlace) -> None:
 
 def _judge(item: Item, place: PollingPlace) -> None:
     """Verify the token at the event's effective time (no lock needed) and sort the tablet's decision into trusted,
-    trusted-but-anomalous, or refused."""
-    verdict = credential_verify(token=item.token, polling_place=place, election=item.election, at=item.effective_at)
-    item.credential = verdict.credential
-    fact = _FACT_FOR_REASON.get(verdict.reason or "")
-    if verdict.reason is None or (fact is not None and item.credential is not None):
-        if item.kind == PresenceEvent.Kind.CHECK_IN:
-            if fact is not None:
-                item.facts.append(fact)
-            elif item.election is not None and not presence.polls_open_at(item.election, place, item.effective_at):
-                item.facts.append(Code.POLLS_CLOSED)
+    trusted-but-anomalous, or refused: ``presence.judge``, the rules of an online post that waited in the queue."""
+    judged = presence.judge(
+        kind=item.kind, token=item.token, polling_place=place, election=item.election, at=item.effective_at,
+        decides=False,
+    )  # fmt: skip
+    item.credential, item.reason, item.detail = judged.credential, judged.reason, judged.detail
+    item.facts.extend(judged.facts)
+
+
+def untrusted_stored_today(device: Device, now: dt.datetime) -> int:
+    """How many refused events (tokens that could not be trusted) from ``device`` are stored since the start of the
+    server's UTC day of ``now``."""
+    start = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return PresenceEvent.objects.filter(
+        device=device, outcome=PresenceEvent.Outcome.REFUSED, received_at__gte=start
+    ).count()
+
+
+def _cap_untrusted(items: list[Item], device: Device, received_at: dt.datetime) -> None:
+    """Refuse without storing the untrusted events of a batch beyond the caps (``MAX_UNTRUSTED_STORED_PER_BATCH``,
+    ``MAX_UNTRUSTED_STORED_PER_DAY``). Events already stored are left alone: they answer ``duplicate``."""
+    untrusted = [i for i in items if i.reason is not None]
+    if not untrusted:
         return
-    item.reason, item.detail = verdict.reason, verdict.detail
+    known = set(
+        PresenceEvent.objects.filter(event_id__in=[i.event_id for i in untrusted]).values_list("event_id", flat=True)
+    )
+    room = min(
+        MAX_UNTRUSTED_STORED_PER_BATCH, MAX_UNTRUSTED_STORED_PER_DAY - untrusted_stored_today(device, received_at)
+    )
+    for item in untrusted:
+        if item.event_id in known:
+            continue
+        if room > 0:
+            room -= 1
+            continue
+        item.result = _refused(
+            item,
+            item.reason or INVALID,
+            f"{item.detail} Not stored: this tablet has sent too many events whose token could not be trusted "
+            f"(at most {MAX_UNTRUSTED_STORED_PER_BATCH} per upload and {MAX_UNTRUSTED_STORED_PER_DAY} a day are "
+            "kept).".strip(),
+        ) | {"stored": False}
 
 
 def _store_group(

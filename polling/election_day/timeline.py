@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential
+from common.text import skeleton
 from polling.election_day.ledger import lock_credentials, lock_ledger
 from polling.models import Election, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 
@@ -169,22 +170,30 @@ def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[Presenc
     ]
 
 
+def appointer_key(name: str) -> str:
+    """The quota group of an appointing party's or candidate's name: what it looks like (``common.text.skeleton``:
+    NFKC, case folding, zero-width and bidirectional characters dropped, confusables mapped, spaces collapsed), so
+    "Green Party" spelt with a Cyrillic ie (U+0435), a zero-width space or in capitals is the same group."""
+    return skeleton(name)
+
+
 def same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
     """Whether ``b`` counts against ``a``'s quota under ``rule``: the same kind, and for a per-party or per-candidate
-    rule the same appointer (names compared with Unicode case folding, so "Straße" is "STRASSE")."""
+    rule the same appointer (names compared by ``appointer_key``, so "Straße" is "STRASSE" and a look-alike is the
+    name it imitates)."""
     if a.kind != b.kind:
         return False
     if rule.per == PresenceRule.Per.KIND:
         return True
     return a.appointed_by_kind == b.appointed_by_kind and (
-        a.appointed_by_name.casefold() == b.appointed_by_name.casefold()
+        appointer_key(a.appointed_by_name) == appointer_key(b.appointed_by_name)
     )
 
 
 def _group_key(c: Credential, whole_kind: set[str]) -> tuple[str, ...]:
     if c.kind in whole_kind:
         return (c.kind,)
-    return (c.kind, c.appointed_by_kind, c.appointed_by_name.casefold())
+    return (c.kind, c.appointed_by_kind, appointer_key(c.appointed_by_name))
 
 
 def reconcile_quota(
@@ -195,7 +204,7 @@ def reconcile_quota(
 
     With ``credentials`` (those whose events were just added) only their quota groups are walked — counts never
     cross groups, so the result is the same as a full walk; without, every event and every quota anomaly of the
-    place (after a rule change, ``presence_rebuild``). Groups are matched in Python with case folding; the database
+    place (after a rule change, ``presence_rebuild``). Groups are matched in Python by ``appointer_key``; the database
     only narrows by kind."""
     rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
     whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}

@@ -1,6 +1,9 @@
 """Browser tests: the real page in Debian's headless Chromium (never a browser Playwright downloads), driven by
 Playwright's sync API against pytest-django's live server.
 
+Every page runs under the site's Content-Security-Policy (no 'unsafe-eval'): wait with selectors or ``expect``,
+never ``page.wait_for_function``, whose polling compiles its predicate with eval inside the page and is refused.
+
 Without /usr/bin/chromium these tests skip, except under CI (the CI environment variable set), where they fail:
 .ci/run installs the package.
 """

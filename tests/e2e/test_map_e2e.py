@@ -27,7 +27,7 @@ ZONE_LIMIT_M = {"campaigning": 150 * 0.3048, "loitering": 30 * 0.3048}
 
 def open_map(page, live_server, fragment: str = "") -> None:
     page.goto(f"{live_server.url}/map/{fragment}")
-    page.wait_for_function("document.getElementById('map').dataset.counties !== undefined")
+    page.wait_for_selector("#map[data-counties]", state="attached")
 
 
 def set_view(page, lat: float, lon: float, zoom: int) -> None:
@@ -45,7 +45,7 @@ def set_view(page, lat: float, lon: float, zoom: int) -> None:
 def wait_for_layers(page) -> None:
     # moveend is debounced (200 ms) before the layers refresh; then wait for every request to finish.
     page.wait_for_timeout(300)
-    page.wait_for_function("document.getElementById('map').dataset.loading === 'false'")
+    page.wait_for_selector('#map[data-loading="false"]', state="attached")
 
 
 def path_count(page, pane: str = "overlay") -> int:

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.audit import Actor
 from accounts.models import User
+from accounts.people.lockout import account_key
 from accounts.people.totp import totp_enrol_by_operator
 from common.errors import DomainError
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="replace an existing authenticator")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = User.objects.filter(username__iexact=options["username"]).first()
+        user = User.objects.filter(username=account_key(options["username"])).first()
         if user is None:
             raise CommandError(f"No user {options['username']!r}.")
         try:

@@ -13,8 +13,8 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.scopes import Scope
 from common.errors import DomainError
-from polling import geometry
 from polling.geography.selectors import local_zone
+from polling.geometry.earth import GEOD
 from polling.models import Election, Entrance, PollingPlace
 from polling.models.incidents import Incident
 
@@ -138,7 +138,9 @@ def report_site(
 
 def metres_from(place: PollingPlace, lon: float, lat: float) -> float:
     """The geodesic distance from the polling place's point to (lon, lat)."""
-    return geometry.geodesic_distance_m(lon, lat, geometry.Reference.from_points([(place.lon, place.lat)]))
+    # Both points are known good (the request's were parsed, the place's validated when stored): the plain WGS84
+    # inverse, which cannot refuse.
+    return float(GEOD.inv(place.lon, place.lat, lon, lat)[2])
 
 
 def election_on_the_day(place: PollingPlace, occurred_at: dt.datetime) -> Election | None:

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from shapely.geometry.base import BaseGeometry
 
 from common.admin import DeferringChangeList
+from common.api.parsing import is_identifier
 from polling.geography.services import geography_version_bump
 from polling.models import County, PollingPlace, Precinct
 
@@ -150,12 +151,12 @@ class CountyListFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         counties = County.objects.only("id", "name", "fips").order_by("name", "fips")
         jurisdiction = request.GET.get(self.jurisdiction_parameter, "")
-        if jurisdiction.isdigit():
+        if is_identifier(jurisdiction):
             counties = counties.filter(jurisdiction_id=int(jurisdiction))
         else:
             counties = counties[: UNSCOPED_COUNTY_CHOICES + 1]
         choices = [(str(c.pk), str(c)) for c in counties]
-        if not jurisdiction.isdigit() and len(choices) > UNSCOPED_COUNTY_CHOICES:
+        if not is_identifier(jurisdiction) and len(choices) > UNSCOPED_COUNTY_CHOICES:
             return []  # too many to list: choose a state first
         return choices
 
@@ -163,6 +164,6 @@ class CountyListFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        if not value.isdigit():
+        if not is_identifier(value):
             return queryset.none()  # a mangled link, not a server error
         return queryset.filter(**{f"{self.county_path}__id": int(value)})

@@ -3,7 +3,9 @@
  *
  * No inline script and no external request: configuration comes from data- attributes on #map (rendered and
  * escaped by Django), every URL is this site's own API, and base-map tiles are added only when the operator sets
- * MAP_TILE_URL. Text from the API is always inserted as text, never as HTML.
+ * MAP_TILE_URL. Text from the API is always inserted as text, never as HTML: the page builds DOM nodes with
+ * textContent (el, asText), and Leaflet, which parses a string given as tooltip content as HTML, is only ever given
+ * those nodes. The one place Leaflet takes nothing but HTML, the attribution control, gets escapeHtml.
  */
 (function () {
   "use strict";
@@ -74,10 +76,25 @@
     return node;
   }
 
+  /** Tooltip content that is text whatever it holds: Leaflet parses a string as HTML, so it is given a function
+   * that builds a text-only node (called each time the tooltip opens). */
+  function asText(text) {
+    var value = String(text);
+    return function () {
+      return el("span", { text: value });
+    };
+  }
+
+  /** For Leaflet's attribution control only: it accepts nothing but HTML strings. */
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
+  }
+
+  /** A value from the API made safe to use as (part of) a CSS class name. */
+  function cssToken(value) {
+    return String(value).replace(/[^A-Za-z0-9_-]/g, "");
   }
 
   function capitalize(text) {
@@ -545,7 +562,7 @@
             style: { color: "#2f6f8f", weight: 1.2, opacity: 0.9, fill: true, fillOpacity: 0 },
             onEachFeature: function (feature, layer) {
               var p = feature.properties || {};
-              layer.bindTooltip("Precinct " + p.name + (p.county ? ", " + p.county.name + " County" : ""), {
+              layer.bindTooltip(asText("Precinct " + p.name + (p.county ? ", " + p.county.name + " County" : "")), {
                 sticky: true,
               });
             },
@@ -581,7 +598,7 @@
             fillColor: "#0b5cad",
             fillOpacity: 1,
           })
-            .bindTooltip(p.name + (p.address ? " — " + p.address : ""), { direction: "top", offset: [0, -6] })
+            .bindTooltip(asText(p.name + (p.address ? " — " + p.address : "")), { direction: "top", offset: [0, -6] })
             .addTo(group);
           (p.entrances || []).forEach(function (entrance) {
             window.L.circleMarker([entrance.lat, entrance.lon], {
@@ -593,16 +610,23 @@
               fillOpacity: 1,
             })
               .bindTooltip(
-                entrance.name +
-                  (entrance.accessible ? " (accessible)" : "") +
-                  (entrance.in_use ? "" : " (not in use)") +
-                  " — " +
-                  p.name,
+                asText(
+                  entrance.name +
+                    (entrance.accessible ? " (accessible)" : "") +
+                    (entrance.in_use ? "" : " (not in use)") +
+                    " — " +
+                    p.name
+                ),
                 { direction: "top" }
               )
               .addTo(entrancesGroup);
           });
         });
+        syncEntrances();
+      },
+      // The entrances follow the places onto the map: on a first load straight at a high zoom (a shared link),
+      // build runs before the places are shown, so syncEntrances must run again once they are.
+      onShow: function () {
         syncEntrances();
       },
     });
@@ -634,7 +658,7 @@
               return style;
             },
             onEachFeature: function (_feature, layer) {
-              layer.bindTooltip(text, { sticky: true });
+              layer.bindTooltip(asText(text), { sticky: true });
               layer.zoneLabel = formatFt(p.distance_ft) + " ft: no " + p.activity;
               layer.zoneActivity = p.activity;
             },
@@ -674,12 +698,12 @@
         window.L.tooltip({
           permanent: true,
           direction: below ? "bottom" : "top",
-          className: "zone-label zone-label-" + layer.zoneActivity,
+          className: "zone-label zone-label-" + cssToken(layer.zoneActivity),
           interactive: false,
           pane: "tooltipPane",
         })
           .setLatLng(at)
-          .setContent(escapeHtml(layer.zoneLabel))
+          .setContent(asText(layer.zoneLabel))
           .addTo(zoneLabels);
       });
     });
@@ -822,16 +846,25 @@
     if (!checkedMarker || !compliance || !compliance.verdicts) {
       return;
     }
-    var lines = Object.keys(compliance.verdicts).map(function (activity) {
-      var verdict = compliance.verdicts[activity];
-      return (
-        '<span class="summary-' + escapeHtml(verdict) + '">' +
-        escapeHtml(capitalize(activity) + ": " + String(verdict).toUpperCase()) +
-        "</span>"
-      );
-    });
+    var activities = Object.keys(compliance.verdicts);
+    var summary = function () {
+      var node = el("span");
+      activities.forEach(function (activity, i) {
+        var verdict = String(compliance.verdicts[activity]);
+        if (i > 0) {
+          node.appendChild(el("br"));
+        }
+        node.appendChild(
+          el("span", {
+            className: "summary-" + cssToken(verdict),
+            text: capitalize(activity) + ": " + verdict.toUpperCase(),
+          })
+        );
+      });
+      return node;
+    };
     checkedMarker
-      .bindTooltip(lines.join("<br>"), {
+      .bindTooltip(summary, {
         permanent: true,
         // Beside the pin where there is room, above it on a phone.
         direction: WIDE && WIDE.matches ? "right" : "top",
@@ -1090,7 +1123,12 @@
   }
 
   // A link such as /map/#32.2988,-90.1848 opens the map at that point and checks it.
-  var hash = PAIR.exec(decodeURIComponent(window.location.hash.replace(/^#/, "")));
+  var hash = null;
+  try {
+    hash = PAIR.exec(decodeURIComponent(window.location.hash.replace(/^#/, "")));
+  } catch (error) {
+    hash = null; // a malformed %-escape in the link: ignore it
+  }
   if (hash) {
     var lat = parseNumber(hash[1]);
     var lon = parseNumber(hash[2]);

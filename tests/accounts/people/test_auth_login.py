@@ -68,26 +68,27 @@ def test_the_token_lifetime_is_configurable(api, state_admin, settings):
     assert session.expires_at - session.created_at == dt.timedelta(minutes=10)
 
 
-def test_a_commissioner_without_a_code_is_asked_for_one_and_the_refusal_is_audited(api, commissioner):
+def test_a_commissioner_without_a_code_is_answered_as_a_wrong_password_and_the_refusal_is_audited(api, commissioner):
     enrol_totp(commissioner)
     since = last_audit_pk()
 
     response = login(api, commissioner.username)
 
     assert response.status_code == 401
-    assert response.json()["code"] == "otp_required"
+    # The same answer as a wrong password: a right password is not confirmed without the second factor.
+    assert response.json() == {"detail": "Invalid username or password.", "code": "invalid_credentials"}
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert not ApiSession.objects.exists()
     assert audit_actions(since) == ["auth.login_failed"]
     assert AuditEvent.objects.last().after["reason"] == "otp_required"
-    assert not LoginFailure.objects.exists()  # a prompt for the code is not a failed guess
+    assert LoginFailure.objects.get().reason == "otp_required"  # counted until the second step succeeds
 
 
 def test_a_wrong_code_is_refused_and_counted(api, commissioner):
     enrol_totp(commissioner)
     with frozen_time(T0):
         response = login(api, commissioner.username, otp=totp_code(T0 + 3600))
-    assert response.status_code == 401 and response.json()["code"] == "otp_required"
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"
     assert not ApiSession.objects.exists()
     assert LoginFailure.objects.get().reason == "bad_otp"
 
@@ -204,7 +205,7 @@ def test_a_poll_manager_signs_in_on_a_tablet_too(api, poll_manager, tablet):
 def test_a_poll_worker_without_a_tablet_is_refused(api, poll_worker):
     since = last_audit_pk()
     response = login(api, poll_worker.username)
-    assert response.status_code == 401 and response.json()["code"] == "tablet_required"
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"  # as a wrong password
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert not ApiSession.objects.exists()
     assert AuditEvent.objects.filter(pk__gt=since).get().after["reason"] == "tablet_required"
@@ -214,9 +215,9 @@ def test_a_tablet_secret_must_match_its_device_id(api, poll_worker, tablet, othe
     device, _ = tablet
     _, other_secret = other_tablet
     response = login(api, poll_worker.username, device_id=device.pk, device_secret=other_secret)
-    assert response.status_code == 401 and response.json()["code"] == "tablet_invalid"
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"  # as a wrong password
     response = login(api, poll_worker.username, device_id=device.pk, device_secret="pgd_forged")
-    assert response.status_code == 401 and response.json()["code"] == "tablet_invalid"
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"
     assert not ApiSession.objects.exists()
 
 

@@ -44,7 +44,8 @@ def test_a_code_cannot_be_replayed_within_its_step(api, commissioner):
         assert login(api, commissioner, code).status_code == 200
     with frozen_time(T0 + 5):
         response = login(api, commissioner, code)
-    assert response.status_code == 401 and response.json()["code"] == "otp_required"
+    # Answered as a wrong password is (a right password is no success until the second factor is).
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"
     assert ApiSession.objects.count() == 1
 
 
@@ -74,7 +75,7 @@ def test_a_recovery_code_works_once(api, commissioner):
 
     assert first.status_code == 200
     assert ApiSession.objects.get().mfa_method == "recovery_code"
-    assert second.status_code == 401 and second.json()["code"] == "otp_required"
+    assert second.status_code == 401 and second.json()["code"] == "invalid_credentials"
     assert list(static.token_set.values_list("token", flat=True)) == ["wxyz6789"]
     assert LoginFailure.objects.get().reason == "bad_otp"
 
@@ -113,7 +114,7 @@ def test_a_commissioner_enrols_an_authenticator_confirms_it_and_is_signed_in(api
     assert me.status_code == 200
 
     # From now on: code required, and a recovery code works in its place.
-    assert login(api, commissioner, "").json()["code"] == "otp_required"
+    assert login(api, commissioner, "").json()["code"] == "invalid_credentials"
     assert login(api, commissioner, out["recovery_codes"][0]).status_code == 200
     # A confirmed authenticator cannot be replaced through this path.
     again = api.post(START, creds, format="json")

@@ -172,7 +172,7 @@ def test_revoking_a_tablet_ends_every_session_on_it_at_once(api, commissioner, p
         {"username": "worker", "password": PASSWORD, "device_id": str(device.pk), "device_secret": secret},
         format="json",
     )
-    assert login.status_code == 401 and login.json()["code"] == "tablet_invalid"
+    assert login.status_code == 401 and login.json()["code"] == "invalid_credentials"  # as a wrong password
 
 
 def test_a_revoked_tablets_token_is_refused_even_if_its_session_was_left_open(poll_worker, tablet):

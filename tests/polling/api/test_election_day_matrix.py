@@ -549,3 +549,121 @@ def test_the_guard_catches_a_new_election_day_path(rows_world, settings, monkeyp
     monkeypatch.setitem(sys.modules, urlconf.__name__, urlconf)
     settings.ROOT_URLCONF = urlconf.__name__
     assert without_a_row(rows_world) == ({("api/v1/polling-places/<int:pk>/tallies/", "get")}, set())
+
+
+# --- targets outside the caller's scope (issue 10: every election-day write, inside and outside the scope) ----------
+
+
+def counts() -> dict[str, int]:
+    return {
+        "events": PresenceEvent.objects.count(),
+        "refused events": PresenceEvent.objects.filter(outcome="refused").count(),
+        "presence": Presence.objects.count(),
+        "anomalies": PresenceAnomaly.objects.count(),
+        "incidents": Incident.objects.count(),
+        "audit": AuditEvent.objects.count(),
+    }
+
+
+@pytest.fixture
+def elsewhere(world, other_place, other_county, alabama_county, other_county_commissioner, alabama_admin):
+    """Objects outside the Hinds poll worker's and commissioner's scope: another county's place, credential, anomaly
+    and incident; a place in another state."""
+    from tests.factories import ElectionFactory, PollingPlaceFactory
+
+    election = world["election"]
+    alabama_place = PollingPlaceFactory(county=alabama_county, code="AUT-1", name="Autauga Hall")
+    ElectionFactory(jurisdiction=alabama_county.jurisdiction, name="Alabama General", date=election.date)
+    madison = watcher(election, other_county, holder_name="Mo Madison", appointed_by_name="Party M")
+    tablet, _ = make_tablet(other_place, other_county_commissioner, label="Madison 1")
+    from accounts.models import Role
+    from tests.factories import UserFactory
+    from tests.people import grant
+
+    worker = grant(UserFactory(username="mad_worker"), Role.POLL_WORKER, polling_place=other_place, election=election)
+    on_tablet = signed_in(worker, device=tablet)
+    orphan = watcher(election, other_county, holder_name="Oz Orphan", appointed_by_name="Party O")
+    synced = on_tablet.post(
+        "/api/v1/sync/",
+        {"sent_at": timezone.now().isoformat(), "since": None, "events": [_event("check_out", orphan, election, 10)]},
+        format="json",
+    )
+    assert synced.json()["results"][0]["result"] == "anomaly"
+    incident = incident_report(
+        actor=Actor(user=other_county_commissioner),
+        polling_place=place_for_measuring(other_place.pk),
+        election=election,
+        activity="campaigning",
+        lon=other_place.lon + 0.0001,
+        lat=other_place.lat,
+        accuracy_m=None,
+        occurred_at=timezone.now() - dt.timedelta(minutes=30),
+        description="Signs by the door.",
+    )
+    return {
+        "other_place": other_place,
+        "alabama_place": alabama_place,
+        "madison_credential": madison,
+        "madison_anomaly": PresenceAnomaly.objects.get(credential=orphan),
+        "madison_incident": incident,
+    }
+
+
+@pytest.mark.parametrize("caller", ["poll_worker_on_tablet", "commissioner"])
+def test_every_election_day_write_refuses_targets_outside_the_callers_scope(request, world, elsewhere, caller):
+    """For each write (check-in, check-out, sync, anomaly review, incident report): another place of another county,
+    a place of another state, another county's credential at the caller's own place, another county's anomaly. Each
+    is refused, and nothing changes — except that a scan of another county's credential at one's own place is kept
+    as a refused event (``wrong_place``: the contract stores every scan), which changes no roster, anomaly or audit."""
+    w, e = world, elsewhere
+    client = client_of(request, w, caller)
+    election = w["election"]
+    stranger = token_of(e["madison_credential"])
+    cases: list[tuple[str, str, dict[str, Any] | None, set[tuple[int, str]]]] = []
+    for target in ("other_place", "alabama_place"):
+        pp = f"/api/v1/polling-places/{e[target].pk}"
+        for what in ("check-ins", "check-outs"):
+            expected = {(404, "not_found")}
+            cases.append(
+                (f"{what} at {target}", f"{pp}/{what}/", body(token_of(w["fresh"]), local(election, 11)), expected)
+            )
+    own = f"/api/v1/polling-places/{w['place'].pk}"
+    for what in ("check-ins", "check-outs"):
+        expected = {(200, "wrong_place")} if caller == "poll_worker_on_tablet" else {(403, "tablet_required")}
+        cases.append(
+            (f"{what} of another county's credential", f"{own}/{what}/", body(stranger, local(election, 11)), expected)
+        )
+    sync_body = {
+        "sent_at": timezone.now().isoformat(),
+        "since": None,
+        "events": [_event("check_in", e["madison_credential"], election, 11)],
+    }
+    expected_sync = {(200, "wrong_place")} if caller == "poll_worker_on_tablet" else {(403, "tablet_required")}
+    cases.append(("sync of another county's credential", "/api/v1/sync/", sync_body, expected_sync))
+    review = f"{ANOMALIES}{e['madison_anomaly'].pk}/review/"
+    expected_review = {(404, "not_found")} if caller == "commissioner" else {(403, "permission_denied")}
+    cases.append(("review another county's anomaly", review, {"note": "Seen."}, expected_review))
+    for target in ("other_place", "alabama_place"):
+        report = _incident_body(e[target].pk, e[target], election=election.pk)
+        cases.append((f"report at {target}", INCIDENTS, report, {(400, "unknown_polling_place"), (404, "not_found")}))
+
+    for name, path, data, expected in cases:
+        before = counts()
+        response = client.post(path, data, format="json")
+        answer = response.json()
+        if path == "/api/v1/sync/" and response.status_code == 200:
+            got = (200, answer["results"][0]["reason"])
+            assert answer["results"][0]["result"] == "refused", (name, answer)
+        elif response.status_code == 200:
+            got = (200, answer["reason"])
+            assert answer["outcome"] == "refused", (name, answer)
+        else:
+            got = (response.status_code, answer["code"])
+        assert got in expected, (name, caller, got, answer)
+        after = counts()
+        if got == (200, "wrong_place"):  # the scan is kept as a refused event; nothing else moves
+            before["events"] += 1
+            before["refused events"] += 1
+        assert after == before, (name, caller, before, after)
+    e["madison_anomaly"].refresh_from_db()
+    assert e["madison_anomaly"].status == "open"

@@ -17,7 +17,7 @@ from shapely.geometry import Point
 from polling.geography.services import geography_version
 from polling.models import Jurisdiction, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
 from polling.models.incidents import Incident
-from tests.election_day_helpers import body, local, token_of, watcher
+from tests.election_day_helpers import at_the_door, body, day_long_tablet_client, local, token_of, watcher
 from tests.factories import EntranceFactory
 from tests.helpers import seed_reference_data
 from tests.people import signed_in
@@ -43,6 +43,12 @@ def url(model: str, view: str, *args: object) -> str:
     return reverse(f"admin:polling_{model}_{view}", args=args)
 
 
+@pytest.fixture
+def tablet_client(place, poll_worker, commissioner):
+    """The poll worker on a tablet of ``place``, signed in for the whole of election day."""
+    return day_long_tablet_client(place, poll_worker, commissioner)
+
+
 # --- Rows, made the way election day makes them -------------------------------------------------------------------
 
 
@@ -50,11 +56,12 @@ def check_in(client: Any, place: Any, election: Any, county: Any, party: str, *,
     """A watcher of ``party`` checked in through the tablet API (refused ``polls_closed`` outside polling hours);
     returns the credential."""
     credential = watcher(election, county, appointed_by_name=party)
-    response = client.post(
-        f"/api/v1/polling-places/{place.pk}/check-ins/",
-        body(token_of(credential), local(election, hour)),
-        format="json",
-    )
+    with at_the_door(local(election, hour)):  # a live check-in is judged at the server's time of receipt
+        response = client.post(
+            f"/api/v1/polling-places/{place.pk}/check-ins/",
+            body(token_of(credential), local(election, hour)),
+            format="json",
+        )
     assert response.status_code in (200, 201), response.content
     return credential
 

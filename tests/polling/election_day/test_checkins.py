@@ -15,7 +15,7 @@ from accounts.models import AuditEvent, Role
 from polling.election_day import presence
 from polling.geography import selectors as geography_selectors
 from polling.models import Presence, PresenceEvent, PresenceLedger
-from tests.election_day_helpers import body, local, post, token_of, url, watcher
+from tests.election_day_helpers import body, day_long_tablet_client, local, post, token_of, url, watcher
 from tests.factories import ElectionFactory, PollingPlaceFactory, UserFactory
 from tests.helpers import seed_reference_data
 from tests.people import grant as _grant
@@ -23,8 +23,16 @@ from tests.people import make_tablet, signed_in
 
 
 @pytest.fixture(autouse=True)
-def _seeded(db):
+def _seeded(db, noon):
+    """The server's clock at noon on election day (people sign in then); each live post travels to its own time
+    (``tests.election_day_helpers.post``), as a check-in is judged at the server's time of receipt."""
     seed_reference_data()
+
+
+@pytest.fixture
+def tablet_client(place, poll_worker, commissioner):
+    """The poll worker on a tablet of ``place``, signed in for the whole of election day."""
+    return day_long_tablet_client(place, poll_worker, commissioner)
 
 
 # --- who may record -----------------------------------------------------------------------------------------------
@@ -223,9 +231,10 @@ def test_two_watchers_per_party_then_409_quota_full(tablet_client, place, electi
     for n in range(4):
         observer = watcher(election, county, kind="federal_observer", appointed_by_kind="", appointed_by_name="")
         assert post(tablet_client, place, token_of(observer), at).status_code == 201, n
-    # One leaves: a seat frees up.
-    assert post(tablet_client, place, token_of(party[0]), at, what="check-outs").status_code == 201
-    assert post(tablet_client, place, token_of(party[2]), at).status_code == 201
+    # One leaves: a seat frees up. (Later: a check-in is judged at the server's time of receipt, so these come after.)
+    later = at + dt.timedelta(minutes=1)
+    assert post(tablet_client, place, token_of(party[0]), later, what="check-outs").status_code == 201
+    assert post(tablet_client, place, token_of(party[2]), later + dt.timedelta(minutes=1)).status_code == 201
 
 
 @pytest.mark.django_db

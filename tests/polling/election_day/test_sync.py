@@ -649,7 +649,8 @@ def test_an_online_tablet_with_a_slow_clock_is_placed_at_receipt(tablet, tablet_
     a = watcher(election, county)
     now = timezone.now()
     assert post(tablet, place, token_of(a), now - dt.timedelta(minutes=1)).status_code == 201
-    out = post(tablet_b, place, token_of(a), now - dt.timedelta(minutes=10), what="check-outs")  # 10 min slow
+    slow = body(token_of(a), now - dt.timedelta(minutes=10))  # sent now from a tablet whose clock is 10 min slow
+    out = tablet_b.post(f"/api/v1/polling-places/{place.pk}/check-outs/", slow, format="json")
     assert out.status_code == 201 and out.json()["notice"] is None
     assert dt.datetime.fromisoformat(out.json()["effective_at"]) >= now
     assert inside(place, election) == set() and open_anomalies() == set()

@@ -157,3 +157,21 @@ def test_vendored_leaflet_matches_its_version_record():
     for name, digest in recorded.items():
         assert hashlib.sha256((root / name).read_bytes()).hexdigest() == digest, f"{name} differs from VERSION"
     assert f't.version="{LEAFLET_VERSION}"' in (root / "leaflet.js").read_text()
+
+
+def test_map_script_never_hands_data_to_an_html_parser():
+    """Leaflet parses a string given as tooltip or popup content as HTML: map.js gives it text-only nodes (asText or
+    a function building nodes), and never assigns HTML itself. The browser test (tests/e2e/test_security_e2e.py)
+    proves it with payloads; this guard needs no browser."""
+    script = Path(finders.find("polling/map.js")).read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script, f"map.js uses {sink}"
+    calls = re.findall(r"\.(bindTooltip|bindPopup|setContent)\(\s*([^\s,)]+)", script)
+    assert len(calls) >= 6, calls
+    for method, argument in calls:
+        assert argument.startswith("asText(") or argument == "summary", (
+            f"{method}({argument}…): content must be built from text nodes"
+        )
+    # The attribution control is the one Leaflet API taking only HTML: its text is escaped.
+    for call in re.findall(r"(?:addAttribution\(|attribution:)\s*([^\n]*)", script):
+        assert call.startswith("escapeHtml("), call
