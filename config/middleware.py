@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 class RequestLimitsMiddleware:
-    """A query string longer than ``MAX_QUERY_STRING_BYTES`` gets 414 and a JSON body (Django has no such limit).
+    """A query string longer than ``MAX_QUERY_STRING_BYTES`` gets 414 and a JSON body (Django has no such limit); a
+    declared body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (multipart forms aside) gets 413 ``body_too_large``.
 
     An ``ObjectDoesNotExist`` escaping a view (a third-party admin view such as django-otp's TOTP ``config`` page
     reads ``Model.objects.get(pk=…)`` of the id in its URL) is a 404 in the site's error shape, not a 500."""
@@ -32,7 +33,23 @@ class RequestLimitsMiddleware:
                 {"detail": f"The query string is longer than {self.limit} bytes.", "code": "query_too_long"},
                 status=414,
             )
+        if self._body_too_large(request):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse(
+                {"detail": f"The request body is larger than {limit} bytes.", "code": "body_too_large"}, status=413
+            )
         return self.get_response(request)
+
+    @staticmethod
+    def _body_too_large(request: HttpRequest) -> bool:
+        """A declared body over Django's in-memory limit, told before it is read (Django would answer a bare 400 and
+        log a traceback). Multipart forms are left to their own limits: a file is not held in memory."""
+        length = request.META.get("CONTENT_LENGTH") or ""
+        content_type = request.META.get("CONTENT_TYPE") or ""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None or not length.isdigit() or content_type.startswith("multipart/form-data"):
+            return False
+        return int(length) > limit
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ObjectDoesNotExist):

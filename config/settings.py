@@ -207,6 +207,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # drf-spectacular's own hook, then ours: the answers the shared plumbing gives on every operation (400, 406, 414;
+    # 413 and 415 with a body; 401 and 403 with a token) are declared once, for the served and the exported schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.api.schema.document_plumbing_errors",
+    ],
 }
 
 # --- Authentication: tokens, second factor, lockout, tablets (accounts) ------------------------------------------

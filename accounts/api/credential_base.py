@@ -12,10 +12,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.api.permissions import IssuesCredentials, request_scope
 from accounts.audit import Actor
 from accounts.authentication import request_actor
 from accounts.models import Credential
+from accounts.permissions import IssuesCredentials, request_scope
 from accounts.scopes import Scope
 from common.api import parsing
 from common.api.errors import BadRequest

@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from accounts.api import credential_serializers as ser
 from accounts.api.credential_base import CredentialView, JSONErrors, utc_text
-from accounts.api.permissions import HasStaffRole
 from accounts.credentials import selectors, verification
+from accounts.permissions import HasStaffRole
 from common.api import parsing
 from common.api.errors import BadRequest
 from common.api.schema import ERROR

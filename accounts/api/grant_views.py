@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 
 from accounts.api.auth_base import Page, flag, id_filter
 from accounts.api.auth_serializers import GrantInput, GrantOutput
-from accounts.api.permissions import IsStaffAdmin, request_scope
 from accounts.authentication import request_actor
 from accounts.models import Role
 from accounts.people import grants, selectors
+from accounts.permissions import IsStaffAdmin, request_scope
 from common.api.errors import BadRequest
 from common.api.schema import ERROR
 

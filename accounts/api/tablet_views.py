@@ -23,10 +23,10 @@ from accounts.api.auth_serializers import (
     EnrolOutput,
     RevokeInput,
 )
-from accounts.api.permissions import IsStaffAdmin, request_scope
 from accounts.authentication import request_actor
 from accounts.net import client_ip
 from accounts.people import selectors, tablets
+from accounts.permissions import IsStaffAdmin, request_scope
 from common.api.schema import ERROR
 
 

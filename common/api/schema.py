@@ -59,9 +59,3 @@ def document_plumbing_errors(result: dict[str, Any], generator: Any, request: An
                     status, {"description": description, "content": {"application/json": {"schema": _ERROR_BODY}}}
                 )
     return result
-
-
-#: The schema view's settings: drf-spectacular's own hooks, then ours.
-SCHEMA_SETTINGS = {
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", f"{__name__}.document_plumbing_errors"],
-}

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -16,12 +15,13 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import request_actor
+from accounts.permissions import HasStaffRole, request_scope
 from accounts.scopes import Scope
 from common.api import parsing
 from common.api.errors import BadRequest
@@ -42,21 +42,16 @@ MAX_FUTURE_SKEW = dt.timedelta(minutes=10)
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-class HasStaffRole(BasePermission):
-    """Any active staff grant: administrators, commissioners, poll managers and poll workers."""
-
+class IncidentStaff(HasStaffRole):
     message = "Only election staff may see or report incidents."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(view.scope.roles)
 
 
 class IncidentView(APIView):
-    permission_classes = [IsAuthenticated, HasStaffRole]
+    permission_classes = [IsAuthenticated, IncidentStaff]
 
-    @cached_property
+    @property
     def scope(self) -> Scope:
-        return Scope.for_user(self.request.user)
+        return request_scope(self.request)
 
 
 def _text(fields: parsing.BodyFields, name: str) -> str:

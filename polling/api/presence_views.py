@@ -101,6 +101,8 @@ def _roster_access(request: Request, pk: int) -> tuple[PollingPlace, Election]:
     scope = Scope.for_user(request.user)
     place = access.visible_place(scope, pk)
     raw = request.query_params.get("election")
+    # Not ``parsing.identifier``: this endpoint's contract answers a bad id with the code ``invalid`` (pinned by the
+    # tests), not ``invalid_election``; 0 is an id no election has (404), not a malformed one.
     if raw is not None and not re.fullmatch(r"[0-9]{1,18}", raw):
         raise BadRequest("'election' must be an election id.", "invalid", field="election")
     return place, access.roster_election(scope, place, int(raw) if raw is not None else None)

@@ -212,7 +212,10 @@ def judge(
     - a check-in of a revoked, expired or not-yet-valid credential, or with the polls closed, is refused when the
       server's answer ``decides`` whether the holder goes in (a live online post), and otherwise (the tablet decided on
       its own: offline sync, a post that waited in its queue) applied and recorded as an anomaly
-      (``check_in_after_revocation``, ``credential_not_valid``, ``polls_closed``)."""
+      (``check_in_after_revocation``, ``credential_not_valid``, ``polls_closed``);
+    - a check-in the tablet decided on its own that it places before the credential's revocation, but that reaches
+      the server after it, is applied and flagged ``uploaded_after_revocation``: that order rests on the tablet's
+      clock and queue alone, which a hostile tablet can choose (backdating a revoked watcher in)."""
     verdict = credential_verify(token=token, polling_place=polling_place, election=election, at=at)
     credential, reason, detail = verdict.credential, verdict.reason, verdict.detail
     facts: list[str] = []
@@ -224,6 +227,9 @@ def judge(
     if fact is None and election is not None and not polls_open_at(election, polling_place, at):
         fact, reason, detail = Code.POLLS_CLOSED, POLLS_CLOSED, _DETAILS[POLLS_CLOSED]
     if fact is None:
+        if not decides and credential.revoked_at is not None and at < credential.revoked_at <= timezone.now():
+            # Placed before its revocation, but only by the tablet's clock and queue: a tablet may claim either.
+            facts.append(Code.UPLOADED_AFTER_REVOCATION)
         return Judgement(credential, None, "", facts)
     if decides:
         return Judgement(credential, reason, detail, facts)

@@ -311,6 +311,10 @@ DETAILS: dict[str, str] = {
     Code.INSIDE_TWO_PLACES: "Checked in here while still checked in at another polling place.",
     Code.QUOTA_EXCEEDED: "Checked in (offline) when the quota for this party, candidate or kind was already full.",
     Code.CLOCK_SKEW: "The tablet's clock was off by more than a day, or went back between recording and upload.",
+    Code.UPLOADED_AFTER_REVOCATION: (
+        "A check-in the tablet places before the credential was revoked reached the server only after: its time is "
+        "the tablet's word alone."
+    ),
 }
 
 

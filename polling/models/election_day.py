@@ -193,6 +193,7 @@ class PresenceAnomaly(models.Model):
         INSIDE_TWO_PLACES = "inside_two_places", "Inside two polling places at once"
         QUOTA_EXCEEDED = "quota_exceeded", "Quota exceeded"
         CLOCK_SKEW = "clock_skew", "Tablet clock not believable"
+        UPLOADED_AFTER_REVOCATION = "uploaded_after_revocation", "Reached the server after the credential was revoked"
 
     #: Recomputed from the whole timeline on every upload; the others are facts about one event.
     ORDER_DEPENDENT = frozenset({Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES, Code.QUOTA_EXCEEDED})

@@ -162,6 +162,24 @@ def test_a_queued_check_in_after_the_revocation_is_applied_and_flagged_as_sync_d
     assert Presence.objects.filter(credential=credential).exists()
 
 
+def test_a_revoked_credential_backdated_through_the_queue_is_flagged_online_and_offline(
+    tablet_client, place, election, county
+):
+    """Found by attacking the first fix: refused live as revoked, the same tablet posts it again as "queued" two
+    hours back (sent_at now, so no clock correction) — before the revocation by the tablet's word alone. Applied (a
+    real offline scan looks the same), but flagged for review, online and through sync."""
+    credential = revoked_at(watcher(election, county), local(election, 11, 50))
+    live = check_in(tablet_client, place, body(token_of(credential), timezone.now()))
+    assert (live.json()["outcome"], live.json()["reason"]) == ("refused", "revoked")
+    queued = body(token_of(credential), local(election, 10)) | {"sent_at": timezone.now().isoformat()}
+    response = check_in(tablet_client, place, queued)
+    assert (response.status_code, response.json()["anomalies"]) == (201, ["uploaded_after_revocation"])
+    other = revoked_at(watcher(election, county), local(election, 11, 50))
+    synced = upload(tablet_client, [event("check_in", token_of(other), local(election, 9))])
+    assert synced.json()["results"][0]["anomalies"] == ["uploaded_after_revocation"], synced.json()
+    assert set(PresenceAnomaly.objects.values_list("code", flat=True)) == {"uploaded_after_revocation"}
+
+
 def _scenario(name: str, election: Any, county: Any) -> tuple[Any, dt.datetime, dt.timedelta]:
     """(credential, when the tablet recorded it by a right clock, how far off the tablet's clock is)."""
     if name == "revoked before":

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Credential
+from common.text import unprintable
 from polling.election_day import paper, sync, timeline
 from polling.models import PresenceAnomaly, PresenceEvent, PresenceRule
 from tests.election_day_helpers import ANOMALIES, SYNC, day_long_tablet_client, event, local, token_of, upload, watcher
@@ -90,6 +91,29 @@ def test_genuinely_different_names_are_different_groups(a, b):
 def test_the_green_party_examples(variant):
     assert timeline.same_group(cred("Green Party"), cred(variant), RULE)
     assert not timeline.same_group(cred("Green Party"), cred("Greer Party"), RULE)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Democ\u034fratic Party",  # combining grapheme joiner (a mark that draws nothing)
+        "Democratic\u3164Party",  # Hangul filler (a letter that draws nothing) for the space
+        "Demo\u180bcratic Party",  # Mongolian free variation selector
+        "Democratic\ufe0f Party",  # emoji variation selector
+        "Democratic\u2800Party",  # blank Braille pattern
+        "Democratic\u17b4 Party",  # Khmer inherent vowel (invisible)
+        "Democratic\uffa0Party",  # half-width Hangul filler
+        "Dernocratic Party",  # "rn" for "m"
+    ],
+)
+def test_invisible_characters_and_look_alike_sequences_do_not_make_a_new_party(variant):
+    # Found by attacking the first fix: these passed the name check and each made a new quota group.
+    assert timeline.same_group(cred("Democratic Party"), cred(variant), RULE)
+
+
+@pytest.mark.parametrize("invisible", ["\u034f", "\u3164", "\u180b", "\ufe0f", "\u2800", "\u17b4", "\uffa0", "\u00ad"])
+def test_a_name_holding_a_character_that_draws_nothing_is_refused(invisible):
+    assert unprintable(f"Democratic{invisible} Party") != []
 
 
 # --- quota groups through the API -----------------------------------------------------------------------------------
