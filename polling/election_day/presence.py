@@ -227,7 +227,8 @@ def judge(
     if fact is None and election is not None and not polls_open_at(election, polling_place, at):
         fact, reason, detail = Code.POLLS_CLOSED, POLLS_CLOSED, _DETAILS[POLLS_CLOSED]
     if fact is None:
-        if not decides and credential.revoked_at is not None and at < credential.revoked_at <= timezone.now():
+        revoked_at = credential.revoked_at if credential is not None else None
+        if not decides and revoked_at is not None and at < revoked_at <= timezone.now():
             # Placed before its revocation, but only by the tablet's clock and queue: a tablet may claim either.
             facts.append(Code.UPLOADED_AFTER_REVOCATION)
         return Judgement(credential, None, "", facts)
