@@ -52,7 +52,16 @@ class PresenceView(APIView):
 
     @extend_schema(
         request=PresenceIn,
-        responses={200: OBJECT, 201: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT, 404: OBJECT, 409: OBJECT},
+        responses={
+            200: OBJECT,
+            201: OBJECT,
+            400: OBJECT,
+            401: OBJECT,
+            403: OBJECT,
+            404: OBJECT,
+            409: OBJECT,
+            422: OBJECT,
+        },
         description=(
             "From an enrolled tablet of this polling place signed in by its poll worker or manager. 201 accepted "
             "(with `notice` `already_inside` or `not_inside` when the roster as it stands disagrees: recorded all the "

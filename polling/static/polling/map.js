@@ -77,11 +77,11 @@
   }
 
   /** Tooltip content that is text whatever it holds: Leaflet parses a string as HTML, so it is given a function
-   * that builds a text-only node (called each time the tooltip opens). */
+   * that builds a text-only node (called each time the tooltip opens). ``text`` may itself be a function, read
+   * then. */
   function asText(text) {
-    var value = String(text);
     return function () {
-      return el("span", { text: value });
+      return el("span", { text: String(typeof text === "function" ? text() : text) });
     };
   }
 
@@ -649,8 +649,11 @@
           if (p.activity && p.distance_ft && !(p.activity in zoneDistances)) {
             zoneDistances[p.activity] = p.distance_ft;
           }
-          var place = placesById[p.polling_place];
-          var text = (p.label || "Buffer zone") + (place ? " — " + place.name : "") + (p.approximate ? " (approximate)" : "");
+          // Named when the tooltip opens, not when the zone is drawn: the places may arrive after the zones.
+          var zoneText = function () {
+            var place = placesById[p.polling_place];
+            return (p.label || "Buffer zone") + (place ? " — " + place.name : "") + (p.approximate ? " (approximate)" : "");
+          };
           var style = Object.assign({ pane: "zones" }, ZONE_STYLES[p.activity] || ZONE_STYLE_OTHER);
           window.L.geoJSON(feature, {
             pane: "zones",
@@ -658,7 +661,7 @@
               return style;
             },
             onEachFeature: function (_feature, layer) {
-              layer.bindTooltip(asText(text), { sticky: true });
+              layer.bindTooltip(asText(zoneText), { sticky: true });
               layer.zoneLabel = formatFt(p.distance_ft) + " ft: no " + p.activity;
               layer.zoneActivity = p.activity;
             },
