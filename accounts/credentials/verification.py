@@ -55,16 +55,17 @@ def credential_verify(
         claims = signing.verify_token(token, verifying_keys())
     except signing.TokenError as exc:
         return Verdict(False, exc.reason, exc.detail)
+    context = election or upcoming_election(polling_place, at)
+    election_id = context.pk if context else None
     if own_county_only and claims.county_fips != polling_place.county.fips:
-        context = election or upcoming_election(polling_place, at)
-        elsewhere = signing.check_claims(
+        judged = signing.check_claims(
             claims,
             at=at,
-            election_id=context.pk if context else None,
+            election_id=election_id,
             polling_place_id=polling_place.pk,
             county_fips=polling_place.county.fips,
         )
-        judged = elsewhere or signing.Reason.WRONG_PLACE
+        judged = judged or signing.Reason.WRONG_PLACE
         return Verdict(False, judged, _DETAILS[judged], None, context)
     credential = (
         Credential.objects.select_related("county", "election")
@@ -73,7 +74,6 @@ def credential_verify(
         .filter(serial=claims.serial)
         .first()
     )
-    context = election or upcoming_election(polling_place, at)
     if credential is None:
         unknown = signing.Reason.UNKNOWN_CREDENTIAL
         return Verdict(False, unknown, _DETAILS[unknown], None, context)
@@ -85,7 +85,7 @@ def credential_verify(
     reason = signing.check_claims(
         claims,
         at=at,
-        election_id=context.pk if context else None,
+        election_id=election_id,
         polling_place_id=polling_place.pk,
         county_fips=polling_place.county.fips,
         covering_hashes=covering,
