@@ -1,0 +1,62 @@
+"""Recording security events for the daily report, without letting a flood turn into a flood of writes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.db import DatabaseError
+from django.utils import timezone
+
+from common.net import address_bucket
+from guard.models import SecurityEvent
+
+logger = logging.getLogger("guard")
+
+#: The same (kind, reason, address bucket) within this many seconds is counted on one row instead of written again.
+COALESCE_WINDOW_S = 60
+#: Within a window the row's count is brought up to date at 1, 2, 4 … 64 events and then every 64th, so a burst of
+#: n requests costs about log2(n) + n/64 writes; the count may trail the truth by fewer than 64 per window.
+FLUSH_EVERY = 64
+
+
+def _due(n: int) -> bool:
+    return n % FLUSH_EVERY == 0 or (n & (n - 1)) == 0
+
+
+def record(
+    kind: str,
+    reason: str = "",
+    *,
+    address: str | None = None,
+    country: str = "",
+    path: str = "",
+    account: str = "",
+) -> None:
+    """Record one security event. Never raises: a refusal must not turn into a server error because logging failed."""
+    bucket = address_bucket(address) or ""
+    key = f"guard:ev:{kind}:{reason}:{bucket}"
+    try:
+        row_id = cache.get(key)
+        if row_id is not None:
+            try:
+                n = cache.incr(f"{key}:n")
+            except ValueError:  # the counter expired before the row id did
+                n = 0
+            if n and not _due(n):
+                return
+            if n and SecurityEvent.objects.filter(pk=row_id).update(count=n):
+                return
+        event = SecurityEvent.objects.create(
+            occurred_at=timezone.now(),
+            kind=kind,
+            reason=reason[:64],
+            address=address or None,
+            bucket=bucket[:64],
+            country=country[:8],
+            path=path[:200],
+            account=account[:150],
+        )
+        cache.set_many({key: event.pk, f"{key}:n": 1}, COALESCE_WINDOW_S)
+    except DatabaseError:  # logged, never fatal
+        logger.exception("could not record security event %s %s", kind, reason)
