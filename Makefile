@@ -64,7 +64,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/bandit -q -r common polling accounts guard config -x '*/migrations/*' --severity-level medium
+	$(VENV)/bin/bandit -q -r common polling accounts guard ops config -x '*/migrations/*' --severity-level medium
 	SECRET_KEY=lint-only-0123456789abcdefghijklmnopqrstuv ALLOWED_HOSTS=localhost $(PY) manage.py makemigrations --check --dry-run
 
 format: install

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "polling",
     "guard",
+    "ops",
 ]
 
 MIDDLEWARE = [
