@@ -20,6 +20,7 @@ from accounts.models import (
     EnrolmentCode,
     LoginFailure,
     RoleGrant,
+    SharedLogonFlag,
     SigningKey,
     User,
 )
@@ -106,6 +107,15 @@ class ApiSessionAdmin(ReadOnlyAdmin):
         for session in queryset.filter(ended_at__isnull=True):
             sessions.session_end(actor=_actor(request), session=session)
         self.message_user(request, "The selected sessions have ended.", messages.SUCCESS)
+
+
+@admin.register(SharedLogonFlag)
+class SharedLogonFlagAdmin(ReadOnlyAdmin):
+    list_display = ["detected_at", "user", "detected_on", "other_device", "far_address", "action", "ended_count"]
+    list_filter = ["detected_on", "action", "other_device", "far_address"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    date_hierarchy = "detected_at"
 
 
 @admin.register(EnrolmentCode)

@@ -19,6 +19,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts import session_guard
 from accounts.audit import Actor
 from accounts.models import ApiSession
 from accounts.net import client_ip
@@ -74,6 +75,8 @@ class TokenAuthentication(BaseAuthentication):
         if request_device_id(request) != session.client_device_id:
             raise _refuse("This token belongs to another device (send its X-Device-Id).", "device_mismatch")
         if session.ended_at is not None:
+            if session.end_reason == ApiSession.EndReason.SHARED_LOGON:
+                raise _refuse(session_guard.ENDED_DETAIL, session_guard.ENDED_CODE)
             raise _refuse("This session has ended; sign in again.", "session_ended")
         now = timezone.now()
         if session.expires_at <= now:
@@ -83,8 +86,21 @@ class TokenAuthentication(BaseAuthentication):
         if session.device is not None and session.device.revoked_at is not None:
             raise _refuse("This tablet has been revoked.", "device_revoked")
         if now - session.last_used_at >= timedelta(seconds=settings.AUTH_TOKEN_TOUCH_INTERVAL_S):
-            ApiSession.objects.filter(pk=session.pk).update(last_used_at=now)
+            # The no-shared-logon rule is judged here only, where the session's last use is written anyway: the
+            # address test is in memory, and the database is asked more only when the address moved far.
+            ip = client_ip(request)
+            if ip and session_guard.moved_far(session, ip):
+                actor = Actor(user=session.user, ip_address=ip, device=str(session.client_device_id))
+                ended = session_guard.shared_logon_at_use(actor=actor, session=session, ip=ip, now=now)
+                if ended == ApiSession.EndReason.SHARED_LOGON:
+                    raise _refuse(session_guard.ENDED_DETAIL, session_guard.ENDED_CODE)
+                if ended:
+                    raise _refuse("This session has ended; sign in again.", "session_ended")
+            else:
+                seen = {"last_ip_address": ip} if ip else {}
+                ApiSession.objects.filter(pk=session.pk).update(last_used_at=now, **seen)
             session.last_used_at = now
+            session.last_ip_address = ip or session.last_ip_address
         return session.user, session
 
     def authenticate_header(self, request: Request) -> str:

@@ -47,3 +47,12 @@ class HasStaffRole(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return bool(request_scope(request).roles)
+
+
+class IsStateAdmin(BasePermission):
+    """A state administrator: the service-wide security measures (report, blocks) are theirs to read and act on."""
+
+    message = "Only state administrators may do this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request_scope(request).jurisdictions)

@@ -58,6 +58,7 @@ REFUSALS: dict[str, Kind] = {
     "otp_enrolment_expired": Kind.INVALID,
     "election_mismatch": Kind.INVALID,
     "unprintable_characters": Kind.INVALID,  # a name (person, party, tablet label) holding control/format characters
+    "session_ended_shared_logon": Kind.UNAUTHENTICATED,  # a session ended by the no-shared-logon rule (401)
     # accounts: credentials and signing keys
     "already_revoked": Kind.CONFLICT,
     "credential_revoked": Kind.CONFLICT,
@@ -90,6 +91,15 @@ REFUSALS: dict[str, Kind] = {
     # polling: the public lookup
     "no_precinct": Kind.NOT_FOUND,
     "election_not_found": Kind.NOT_FOUND,
+    # guard: intrusion prevention (guard.ips): a blocked address (answered by its middleware), a staff account over
+    # its rate limit, a block that is not in force
+    "address_blocked": Kind.FORBIDDEN,
+    "account_rate_limited": Kind.RATE_LIMITED,
+    "block_not_active": Kind.CONFLICT,
+    # guard: geographic exclusion (guard.geo, answered by its middleware): a client outside the allowed countries,
+    # or staff endpoints closed while the IP-to-country database is missing or stale
+    "geo_excluded": Kind.FORBIDDEN,
+    "geo_unavailable": Kind.FORBIDDEN,
 }
 
 

@@ -6,14 +6,17 @@ real SECRET_KEY and an explicit ALLOWED_HOSTS. SQLite is the embedded default; P
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_str, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The checkout's .env (written by `make run`) unless ENV_FILE names another file or none; the environment wins.
+ENV_FILE_READ = read_env_file(BASE_DIR / ".env")
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -51,10 +54,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before anything else can refuse or redirect a probe (ops.health_middleware).
+    "ops.health_middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every answer, early so that refusals by the middleware below carry it too.
     "csp.middleware.CSPMiddleware",
+    # Intrusion prevention (guard.ips): refuses a blocked address before anything reads its request; counts probes,
+    # malformed requests (the 414 of the next middleware too) and throttled ones.
+    "guard.middleware.IntrusionPreventionMiddleware",
     "config.middleware.RequestLimitsMiddleware",
+    # Geographic exclusion (guard.geo): staff endpoints refuse clients outside GEO_ALLOWED_COUNTRIES (403
+    # geo_excluded); public lookups, static files and health checks pass on a fast path.
+    "guard.middleware.GeoExclusionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +75,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Mirrored site (ops.routing): marks public reads that may go to a standby; a no-op without replicas.
+    "ops.middleware.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +124,32 @@ else:
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Mirrored database (ops.routing, docs/operations.md) ----------------------------------------------------------
+#: PostgreSQL streaming standbys, comma-separated URLs (aliases replica1, replica2, …): public reads go to the first
+#: healthy one; writes, staff reads and a client's reads just after its own writes go to the primary. Unset: one
+#: database, nothing routed.
+DATABASE_REPLICAS: list[str] = []
+for _number, _replica_url in enumerate(env_list("DATABASE_REPLICA_URL"), start=1):
+    if not _DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL: standbys mirror a PostgreSQL primary")
+    try:
+        _replica = dj_database_url.parse(_replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL cannot be parsed: {exc}") from None
+    _replica["CONN_HEALTH_CHECKS"] = True
+    #: A standby that does not answer costs a request this long (seconds) at most once per check interval.
+    _replica.setdefault("OPTIONS", {})["connect_timeout"] = env_int("REPLICA_CONNECT_TIMEOUT_S", 2, minimum=1)
+    _replica["TEST"] = {"MIRROR": "default"}  # the test runner makes no database for a standby
+    DATABASES[f"replica{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["ops.routing.ReplicaRouter"]
+#: A standby further behind the primary than this (seconds) is skipped until it catches up.
+REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 5, minimum=1)
+#: How often each server process checks its standbys (seconds); between checks the verdict is reused.
+REPLICA_CHECK_INTERVAL_S = env_int("REPLICA_CHECK_INTERVAL_S", 5, minimum=1)
+#: After a write (any POST/PUT/PATCH/DELETE), the same client address reads from the primary this long (seconds).
+REPLICA_STICKY_S = env_int("REPLICA_STICKY_S", 10, minimum=0)
+
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -146,6 +185,10 @@ SECURE_SSL_REDIRECT = HTTPS_ONLY and env_bool("SECURE_SSL_REDIRECT", default=Fal
 # request was HTTPS, so HSTS is sent and CSRF origin checks pass for https:// origins.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else 0, minimum=0)
+# HSTS for every subdomain of this host too; preload asks browsers to ship the rule (submit the host at
+# hstspreload.org separately; hard to undo, hence off unless the deployment says so).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 
@@ -175,7 +218,12 @@ CONTENT_SECURITY_POLICY = {
 REDIS_URL = env_str("REDIS_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "polls"}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Several deployments (or test runs) may share one Redis: each counts under its own prefix.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX") or "polls",
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -192,6 +240,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"public": env_str("PUBLIC_RATE_LIMIT") or "300/minute"},
+    # Per signed-in account (guard.ips, STAFF_RATE_LIMIT); public views name their own throttle instead.
+    "DEFAULT_THROTTLE_CLASSES": ["guard.ips.StaffRateThrottle"],
     # Client addresses come from X-Forwarded-For only through this many trusted proxies (0: never).
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
@@ -237,6 +287,13 @@ AUTH_TOTP_ENROLMENT_TTL_S = env_int("AUTH_TOTP_ENROLMENT_TTL_S", 10 * 60, minimu
 AUTH_RECOVERY_CODE_COUNT = env_int("AUTH_RECOVERY_CODE_COUNT", 10, minimum=1)
 #: Poll managers and workers may sign in on a tablet from this many days before their election up to its day.
 AUTH_TABLET_SIGNIN_LEAD_DAYS = env_int("AUTH_TABLET_SIGNIN_LEAD_DAYS", 7, minimum=0)
+#: No shared logons (accounts.session_guard): one account used within this many seconds from two device ids, or
+#: from two addresses far apart (another IPv4 /16 or IPv6 /32), is flagged. ``end_older`` (the default) also ends the
+#: older session(s) (the one session, when it is the same session used from far apart); ``flag`` only records it.
+SHARED_LOGON_WINDOW_S = env_int("SHARED_LOGON_WINDOW_S", 15 * 60, minimum=1)
+SHARED_LOGON_POLICY = env_str("SHARED_LOGON_POLICY") or "end_older"
+if SHARED_LOGON_POLICY not in ("end_older", "flag"):
+    raise ImproperlyConfigured("SHARED_LOGON_POLICY must be 'end_older' or 'flag'")
 #: django-otp: the issuer shown in authenticator apps; no drift learning, so the window stays ±1 step of our clock.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER") or "Pollguard"
 OTP_TOTP_SYNC = False
@@ -246,12 +303,78 @@ OTP_TOTP_SYNC = False
 MAP_TILE_URL = env_str("MAP_TILE_URL") or ""
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION") or ""
 
+# --- Geographic exclusion (guard.geo, guard.middleware; docs/security.md) ----------------------------------------
+#: On: staff endpoints (staff API, admin, tablets) answer only clients placed in GEO_ALLOWED_COUNTRIES.
+GEO_EXCLUSION = env_bool("GEO_EXCLUSION", default=True)
+#: A missing or stale IP-to-country database closes the staff endpoints (403 geo_unavailable) instead of letting
+#: every address through. On by default in production; loopback and private clients (the demo, the tests) are
+#: decided by GEO_NON_GLOBAL before the database is consulted, so they work without one.
+GEO_REQUIRED = env_bool("GEO_REQUIRED", default=not DEBUG)
+#: ISO 3166-1 alpha-2 codes: the United States and its territories by default.
+_US_AND_TERRITORIES = ["US", "PR", "GU", "VI", "AS", "MP", "UM"]
+GEO_ALLOWED_COUNTRIES = [c.upper() for c in env_list("GEO_ALLOWED_COUNTRIES", _US_AND_TERRITORIES)]
+#: Restrict the public lookups too (off: overseas and military voters look up their home precinct from abroad).
+GEO_RESTRICT_PUBLIC = env_bool("GEO_RESTRICT_PUBLIC", default=False)
+#: Addresses and CIDR ranges of trusted partners, allowed from anywhere (as seen through TRUSTED_PROXY_COUNT).
+GEO_ALLOWLIST = env_list("GEO_ALLOWLIST")
+#: Non-global client addresses (loopback, private, link-local, shared, documentation): "allow" or "deny". Never
+#: looked up in the database, which places some private ranges in a country.
+GEO_NON_GLOBAL = (env_str("GEO_NON_GLOBAL") or "allow").strip().lower()
+#: Where manage.py install_geoip puts the database, the age (days since the data was built) past which it is stale,
+#: and the npm registry (or a mirror of it) it is fetched from.
+GEOIP_DIR = Path(env_str("GEOIP_DIR") or VAR_DIR / "geoip")
+GEOIP_MAX_AGE_DAYS = env_int("GEOIP_MAX_AGE_DAYS", 365, minimum=1)
+NPM_REGISTRY_URL = (env_str("NPM_REGISTRY_URL") or "https://registry.npmjs.org").rstrip("/")
+if GEO_NON_GLOBAL not in ("allow", "deny"):
+    raise ImproperlyConfigured(f"GEO_NON_GLOBAL must be 'allow' or 'deny'; got {GEO_NON_GLOBAL!r}")
+for _entry in GEO_ALLOWLIST:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"GEO_ALLOWLIST: {_entry!r} is not an address or a CIDR range") from None
+for _code in GEO_ALLOWED_COUNTRIES:
+    if len(_code) != 2 or not _code.isascii() or not _code.isalpha():
+        raise ImproperlyConfigured(f"GEO_ALLOWED_COUNTRIES: {_code!r} is not a two-letter ISO 3166-1 code")
+if not NPM_REGISTRY_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"NPM_REGISTRY_URL must be an http(s) URL; got {NPM_REGISTRY_URL!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
+    # Secrets never reach a log line (common.log_redaction): on the handler for every record, and on the SQL logger
+    # itself so that its records are clean before any handler sees them (tests/test_secrets_not_logged.py).
+    "filters": {"redact_secrets": {"()": "common.log_redaction.RedactSecrets"}},
+    "loggers": {"django.db.backends": {"filters": ["redact_secrets"]}},
 }
+
+# --- Intrusion prevention (guard.ips) ----------------------------------------------------------------------------
+#: Off: nothing is counted or blocked (the staff rate limit stays).
+IPS_ENABLED = env_bool("IPS_ENABLED", default=True)
+#: Offences per kind that block an address bucket (IPv6: its /64) within a fixed window: (count, window seconds).
+IPS_THRESHOLDS = {
+    "auth_failure": (
+        env_int("IPS_AUTH_FAILURE_LIMIT", 15, minimum=1),
+        env_int("IPS_AUTH_FAILURE_WINDOW_S", 300, minimum=1),
+    ),
+    "probe": (env_int("IPS_PROBE_LIMIT", 5, minimum=1), env_int("IPS_PROBE_WINDOW_S", 600, minimum=1)),
+    "malformed": (env_int("IPS_MALFORMED_LIMIT", 50, minimum=1), env_int("IPS_MALFORMED_WINDOW_S", 60, minimum=1)),
+    "throttled": (env_int("IPS_THROTTLED_LIMIT", 60, minimum=1), env_int("IPS_THROTTLED_WINDOW_S", 300, minimum=1)),
+}
+#: A first block lasts IPS_BLOCK_BASE_S; each further one within IPS_MEMORY_S of an earlier unlifted one doubles,
+#: up to IPS_BLOCK_MAX_S.
+IPS_BLOCK_BASE_S = env_int("IPS_BLOCK_BASE_S", 15 * 60, minimum=1)
+IPS_BLOCK_MAX_S = env_int("IPS_BLOCK_MAX_S", 24 * 3600, minimum=1)
+IPS_MEMORY_S = env_int("IPS_MEMORY_S", 7 * 86400, minimum=1)
+#: Addresses and CIDR networks never counted nor blocked. Loopback by default: behind a proxy that is not declared
+#: (TRUSTED_PROXY_COUNT) every client shows as the proxy's address, and blocking it would lock everyone out.
+IPS_ALLOWLIST = env_list("IPS_ALLOWLIST", ["127.0.0.0/8", "::1"])
+#: Requests per signed-in account (any staff API request), shared by every process through the cache.
+STAFF_RATE_LIMIT = env_str("STAFF_RATE_LIMIT") or "600/minute"
+_staff_count, _, _staff_period = STAFF_RATE_LIMIT.partition("/")
+if not _staff_count.isdigit() or _staff_period not in ("s", "second", "m", "minute", "h", "hour", "d", "day"):
+    raise ImproperlyConfigured(f"STAFF_RATE_LIMIT must read like 600/minute; got {STAFF_RATE_LIMIT!r}")
 
 # --- Credentials (watchers' and observers' signed QR credentials) ----------------------------------------------
 #: Secret(s) that encrypt the Ed25519 signing keys at rest, comma-separated: the first encrypts, every one decrypts
@@ -265,6 +388,39 @@ CREDENTIAL_KEY_ENCRYPTION_KEYS = [*env_list("CREDENTIAL_KEY_ENCRYPTION_KEY"), f"
 #: appended under the audit chain's lock: 2,000 rows take about 4 s on PostgreSQL.
 CREDENTIAL_IMPORT_MAX_BYTES = env_int("CREDENTIAL_IMPORT_MAX_BYTES", 1_048_576, minimum=1024)
 CREDENTIAL_IMPORT_MAX_ROWS = env_int("CREDENTIAL_IMPORT_MAX_ROWS", 2000, minimum=1)
+
+# --- Audit trail checkpoints (accounts.audit_chain; manage.py export_audit_checkpoint / verify_audit) ------------
+#: The Ed25519 key (PEM) that signs checkpoints of the audit chain's head; made with mode 0600 on first use (the
+#: log line then gives its public key). Keep it out of database backups: a stolen backup must not be able to sign.
+AUDIT_CHECKPOINT_KEY_FILE = Path(env_str("AUDIT_CHECKPOINT_KEY_FILE") or VAR_DIR / "audit-checkpoint-key.pem")
+#: Where exported checkpoints go (and where the newest is read from to check the chain against); copy them off-box.
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "audit-checkpoints")
+
+# --- Monitoring: the daily security report, its e-mail, Prometheus metrics (ops) --------------------------------
+#: Who receives ``security_report --email`` (comma-separated addresses), and Django's mail settings to send it.
+SECURITY_REPORT_RECIPIENTS = env_list("SECURITY_REPORT_RECIPIENTS")
+#: Failed sign-ins within the report's window at which the report asks for a person.
+SECURITY_REPORT_FAILED_LOGINS_ALERT = env_int("SECURITY_REPORT_FAILED_LOGINS_ALERT", 50, minimum=1)
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "pollguard@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX") or "[pollguard] "
+#: Addresses and networks (as seen through the trusted proxies) that may read GET /metrics; anyone else gets 404.
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", ["127.0.0.1/32", "::1/128"])
+
+# --- Backups (ops.backup; docs/operations.md "Backups and restore drills") ----------------------------------------
+#: Where ``manage.py backup`` writes archives by default and where the daily report looks for the newest one (unset:
+#: ``backup`` needs ``--to`` and the report says nothing of backups). The key is never a setting: BACKUP_KEY or
+#: BACKUP_KEY_FILE in the environment of the command only.
+BACKUP_DIR = env_str("BACKUP_DIR") or ""
+#: The newest backup older than this many hours needs a person (daily report).
+BACKUP_MAX_AGE_H = env_int("BACKUP_MAX_AGE_H", 26, minimum=1)
 
 # --- Incidents (photos reported with incidents) ------------------------------------------------------------------
 #: Uploaded files live under MEDIA_ROOT; nothing there is served directly (incident photos only through the scoped

@@ -15,13 +15,13 @@ logger = logging.getLogger("guard")
 
 #: The same (kind, reason, address bucket) within this many seconds is counted on one row instead of written again.
 COALESCE_WINDOW_S = 60
-#: Within a window the row's count is brought up to date at 1, 2, 4 … 64 events and then every 64th, so a burst of
-#: n requests costs about log2(n) + n/64 writes; the count may trail the truth by fewer than 64 per window.
+#: Within a window the row's count is exact for the first 64 events and then brought up to date every 64th, so a
+#: flood of n requests costs at most 64 + n/64 writes; the count may trail the truth by fewer than 64 per window.
 FLUSH_EVERY = 64
 
 
 def _due(n: int) -> bool:
-    return n % FLUSH_EVERY == 0 or (n & (n - 1)) == 0
+    return n <= FLUSH_EVERY or n % FLUSH_EVERY == 0
 
 
 def record(

@@ -2,10 +2,15 @@
 
 import os
 
+os.environ.setdefault("ENV_FILE", "")  # tests never read the checkout's .env (make run's demo settings)
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("HTTPS_ONLY", "0")
 os.environ.setdefault("PUBLIC_RATE_LIMIT", "100000/minute")  # throttling has its own tests
+os.environ.setdefault("STAFF_RATE_LIMIT", "100000/minute")  # so has the per-account limit (tests/guard)
+# Geographic exclusion has its own tests (tests/guard/test_geo.py, which turn it on): elsewhere a global test address
+# would be judged by whatever var/geoip holds, or refused while it holds nothing.
+os.environ.setdefault("GEO_EXCLUSION", "0")
 
 from config.settings import *  # noqa: F403
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import ApiSession, Device, Role, RoleGrant, User
+from accounts import session_guard
+from accounts.models import ApiSession, Device, Role, RoleGrant, SharedLogonFlag, User
 from accounts.people import selectors
 from accounts.scopes import Scope
 from common.api.parsing import IdentifierRelatedField
@@ -45,6 +46,9 @@ class SessionOutput(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
     live = serializers.SerializerMethodField()
     current = serializers.SerializerMethodField()
+    end_reason_detail = serializers.SerializerMethodField(
+        help_text="Why the session ended, for people (empty while it is live); a shared logon says so."
+    )
 
     class Meta:
         model = ApiSession
@@ -63,6 +67,7 @@ class SessionOutput(serializers.ModelSerializer):
             "last_used_at",
             "ended_at",
             "end_reason",
+            "end_reason_detail",
             "live",
             "current",
         ]
@@ -73,6 +78,38 @@ class SessionOutput(serializers.ModelSerializer):
     def get_current(self, obj: ApiSession) -> bool:
         current = self.context.get("current")
         return current is not None and obj.pk == current.pk
+
+    def get_end_reason_detail(self, obj: ApiSession) -> str:
+        if obj.end_reason == ApiSession.EndReason.SHARED_LOGON:
+            return session_guard.END_EXPLANATION
+        return str(obj.get_end_reason_display()) if obj.end_reason else ""
+
+
+class SharedLogonOutput(serializers.ModelSerializer):
+    """One account seen in use at once from two devices or far-apart addresses, and what the policy did."""
+
+    username = serializers.CharField(source="user.username")
+    sessions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    devices = serializers.ListField(child=serializers.CharField(), help_text="The device ids involved.")
+    addresses = serializers.ListField(child=serializers.CharField(), help_text="The client addresses involved.")
+
+    class Meta:
+        model = SharedLogonFlag
+        fields = [
+            "id",
+            "user",
+            "username",
+            "detected_at",
+            "detected_on",
+            "session",
+            "sessions",
+            "other_device",
+            "far_address",
+            "devices",
+            "addresses",
+            "action",
+            "ended_count",
+        ]
 
 
 class UserOutput(serializers.ModelSerializer):

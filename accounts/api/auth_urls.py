@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.api import grant_views, session_views, signin_views, tablet_views
+from accounts.api import grant_views, session_views, shared_logon_views, signin_views, tablet_views
 
 urlpatterns = [
     path("token/", signin_views.TokenView.as_view(), name="auth-token"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("sessions/", session_views.SessionListView.as_view(), name="auth-sessions"),
     path("sessions/<int:pk>/end/", session_views.SessionEndView.as_view(), name="auth-session-end"),
     path("users/<int:pk>/disable/", session_views.UserDisableView.as_view(), name="auth-user-disable"),
+    path("shared-logons/", shared_logon_views.SharedLogonListView.as_view(), name="auth-shared-logons"),
+    path("shared-logons/<int:pk>/", shared_logon_views.SharedLogonDetailView.as_view(), name="auth-shared-logon"),
     path("devices/", tablet_views.DeviceListView.as_view(), name="auth-devices"),
     path("devices/enrolments/", tablet_views.EnrolmentCreateView.as_view(), name="auth-device-enrolments"),
     path("devices/enrol/", tablet_views.DeviceEnrolView.as_view(), name="auth-device-enrol"),

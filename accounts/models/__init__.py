@@ -1,7 +1,7 @@
 from accounts.models.audit import AuditChainHead, AuditEvent
 from accounts.models.credentials import Credential, SigningKey
 from accounts.models.people import MFA_ROLES, Role, RoleGrant, User
-from accounts.models.sessions import ApiSession, Device, EnrolmentCode, LoginFailure
+from accounts.models.sessions import ApiSession, Device, EnrolmentCode, LoginFailure, SharedLogonFlag
 
 __all__ = [
     "MFA_ROLES",
@@ -14,6 +14,7 @@ __all__ = [
     "LoginFailure",
     "Role",
     "RoleGrant",
+    "SharedLogonFlag",
     "SigningKey",
     "User",
 ]

@@ -119,6 +119,7 @@ class ApiSession(models.Model):
         USER_DISABLED = "user_disabled", "User disabled"
         DEVICE_REVOKED = "device_revoked", "Tablet revoked"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        SHARED_LOGON = "shared_logon", "Shared logon: the account was in use elsewhere at the same time"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_sessions")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -134,6 +135,11 @@ class ApiSession(models.Model):
     )
     mfa_method = models.CharField(max_length=16, blank=True, help_text="totp, recovery_code, or empty.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    last_ip_address = models.GenericIPAddressField(
+        null=True,
+        blank=True,
+        help_text="The address of the last use written (with last_used_at, at most every touch interval).",
+    )
     user_agent = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -160,6 +166,56 @@ class ApiSession(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+    @property
+    def seen_address(self) -> str | None:
+        """Where the session was last seen: its last written use, else where it was opened."""
+        return self.last_ip_address or self.ip_address
+
+
+class SharedLogonFlag(models.Model):
+    """One account seen in use at once from two devices, or from two addresses far apart (``accounts.session_guard``):
+    the sessions involved, what told them apart, and what the policy did about it. Mississippi's rule: nobody shares
+    a logon. Read by the person's commissioner and the state administrators (``shared_logon_list``) and counted by
+    the security report (``shared_logons_since``)."""
+
+    class Detected(models.TextChoices):
+        SIGNIN = "signin", "At sign-in"
+        USE = "use", "While in use"
+
+    class Action(models.TextChoices):
+        FLAGGED = "flagged", "Recorded only"
+        ENDED_OLDER = "ended_older", "The older session(s) ended"
+        ENDED_SESSION = "ended_session", "The shared session ended"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shared_logon_flags")
+    detected_at = models.DateTimeField(default=timezone.now)
+    detected_on = models.CharField(max_length=10, choices=Detected.choices)
+    session = models.ForeignKey(
+        ApiSession,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The session that revealed it: the new one at sign-in, the one in use otherwise.",
+    )
+    sessions = models.ManyToManyField(
+        ApiSession, related_name="shared_logon_flags", help_text="Every session involved, the revealing one included."
+    )
+    other_device = models.BooleanField(help_text="The sessions were opened on different device ids.")
+    far_address = models.BooleanField(help_text="The sessions were used from addresses far apart.")
+    devices = models.JSONField(default=list, help_text="The device ids involved.")
+    addresses = models.JSONField(default=list, help_text="The client addresses involved.")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    ended_count = models.PositiveIntegerField(default=0, help_text="How many sessions the policy ended.")
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        indexes = [
+            models.Index(fields=["detected_at"], name="accounts_sharedlogon_when_idx"),
+            models.Index(fields=["user", "detected_at"], name="accounts_sharedlogon_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shared logon of {self.user_id} at {self.detected_at:%Y-%m-%d %H:%M:%S} ({self.action})"
 
 
 class LoginFailure(models.Model):

@@ -28,6 +28,9 @@ from accounts.models import LoginFailure, User
 from common.errors import DomainError
 from common.net import address_bucket
 from common.text import username_key as canonical_username
+from guard import events as security_events
+from guard.ips import note_offence
+from guard.models import SecurityEvent
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def attempt_begin(*, kind: str, username: str, ip: str | None) -> LoginFailure:
     if wait:
         LoginFailure.objects.filter(pk=attempt.pk).delete()
         logger.warning("%s attempt refused (locked out %ss): username=%r ip=%s", kind, wait, username, ip)
+        security_events.record(SecurityEvent.Kind.AUTH_FAILURE, "locked_out", address=ip, account=username)
         raise too_many_attempts(wait)
     return attempt
 
@@ -110,6 +114,8 @@ def attempt_failed(
     """Keep the attempt as a failure (``counted``) or drop it, and audit the refusal — never the password."""
     if counted:
         LoginFailure.objects.filter(pk=attempt.pk).update(reason=reason)
+        # A burst of failures from one address blocks it outright (guard.ips), beyond this account's lockout.
+        note_offence(attempt.ip_address, "auth_failure", reason=reason, account=attempt.username)
     else:
         LoginFailure.objects.filter(pk=attempt.pk).delete()
     audit_record(

@@ -5,6 +5,7 @@ What a caller sees:
   grants); an administrator's, every grant in their state;
 - users: themselves and anyone holding an active grant the caller sees;
 - sessions: their own and those of the users they manage (``users_manageable``);
+- shared-logon flags: likewise, their own and those of the users they manage;
 - tablets: those at polling places of counties they administer (a tablet belongs to a place, not to a person).
 
 Outside one's scope an object does not exist: the ``…_get`` and ``…_to_…`` selectors refuse with ``not_found``.
@@ -37,7 +38,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import ApiSession, Device, Role, RoleGrant, User
+from accounts.models import ApiSession, Device, Role, RoleGrant, SharedLogonFlag, User
 from accounts.scopes import Scope
 from common.errors import DomainError
 from polling.geography.selectors import local_zone
@@ -229,6 +230,42 @@ def session_to_end(scope: Scope, pk: int) -> ApiSession:
     return session
 
 
+def shared_logons_visible(scope: Scope) -> QuerySet[SharedLogonFlag]:
+    """Shared-logon flags of the caller and of the people they manage (``users_manageable``): a commissioner sees
+    those of the poll managers and workers of their county, a state administrator those of their state. Flags name
+    device ids and addresses, which only those who manage the person read (as with sessions)."""
+    if scope.user_id is None:
+        return SharedLogonFlag.objects.none()
+    return SharedLogonFlag.objects.filter(
+        Q(user_id=scope.user_id) | Q(user__in=users_manageable(scope))
+    ).select_related("user")
+
+
+def shared_logon_list(
+    scope: Scope, *, user_id: int | None = None, since: dt.datetime | None = None
+) -> QuerySet[SharedLogonFlag]:
+    """The flags the caller sees, of one user and detected at or after ``since`` when given, newest first."""
+    flags = shared_logons_visible(scope)
+    if user_id is not None:
+        flags = flags.filter(user_id=user_id)
+    if since is not None:
+        flags = flags.filter(detected_at__gte=since)
+    return flags.prefetch_related("sessions").order_by("-detected_at", "-pk")
+
+
+def shared_logon_get(scope: Scope, pk: int) -> SharedLogonFlag:
+    flag = shared_logon_list(scope).filter(pk=pk).first()
+    if flag is None:
+        raise _not_found()
+    return flag
+
+
+def shared_logons_since(since: dt.datetime) -> QuerySet[SharedLogonFlag]:
+    """Every shared logon detected at or after ``since``, oldest first, unscoped: what the security report counts
+    (``.count()``) and lists. Not for a caller's request: use ``shared_logon_list``."""
+    return SharedLogonFlag.objects.filter(detected_at__gte=since).select_related("user").order_by("detected_at", "pk")
+
+
 def devices_visible(scope: Scope) -> QuerySet[Device]:
     return Device.objects.filter(scope.county_q("polling_place__")).select_related("polling_place", "election")
 
@@ -314,6 +351,10 @@ __all__ = [
     "session_list",
     "session_to_end",
     "sessions_visible",
+    "shared_logon_get",
+    "shared_logon_list",
+    "shared_logons_since",
+    "shared_logons_visible",
     "tablet_signin_grants",
     "user_to_disable",
     "user_to_grant",

@@ -8,7 +8,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.authentication import TOKEN_PREFIX, secret_hash
 from accounts.models import ApiSession, Device, User
+from accounts.session_guard import session_end_locked, session_snapshot
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,6 @@ class IssuedToken:
     @property
     def expires_at(self) -> datetime:
         return self.session.expires_at
-
-
-def session_snapshot(session: ApiSession) -> dict[str, Any]:
-    """What the audit trail records of a session (never the token or its hash)."""
-    return {
-        "user": session.user_id,
-        "key_prefix": session.key_prefix,
-        "client_device_id": str(session.client_device_id),
-        "device": str(session.device_id) if session.device_id else None,
-        "mfa_method": session.mfa_method,
-        "expires_at": session.expires_at,
-        "ended_at": session.ended_at,
-        "end_reason": session.end_reason,
-    }
 
 
 @transaction.atomic
@@ -81,23 +67,13 @@ def session_open(
     return IssuedToken(session=session, token=token)
 
 
-def _end_locked(*, actor: Actor, session: ApiSession, reason: str, now: datetime) -> None:
-    before = session_snapshot(session)
-    session.ended_at = now
-    session.ended_by = actor.user
-    session.end_reason = reason
-    session.save(update_fields=["ended_at", "ended_by", "end_reason"])
-    action = "auth.logout" if reason == ApiSession.EndReason.LOGOUT else "session.ended"
-    audit_record(actor=actor, action=action, obj=session, before=before, after=session_snapshot(session))
-
-
 @transaction.atomic
 def session_end(*, actor: Actor, session: ApiSession, reason: str = ApiSession.EndReason.ENDED) -> ApiSession:
     """End one session now; its token is refused from the next request on. Ending an ended session changes
     nothing."""
     session = ApiSession.objects.select_for_update().get(pk=session.pk)
     if session.ended_at is None:
-        _end_locked(actor=actor, session=session, reason=reason, now=timezone.now())
+        session_end_locked(actor=actor, session=session, reason=reason, now=timezone.now())
     return session
 
 
@@ -109,5 +85,8 @@ def sessions_end(*, actor: Actor, sessions: models.QuerySet[ApiSession], reason:
     now = timezone.now()
     live = list(sessions.select_for_update().filter(ended_at__isnull=True, expires_at__gt=now).order_by("pk"))
     for session in live:
-        _end_locked(actor=actor, session=session, reason=reason, now=now)
+        session_end_locked(actor=actor, session=session, reason=reason, now=now)
     return len(live)
+
+
+__all__ = ["IssuedToken", "session_end", "session_open", "session_snapshot", "sessions_end"]

@@ -29,6 +29,7 @@ from accounts.people.lockout import (
 from accounts.people.selectors import tablet_signin_grants
 from accounts.people.sessions import IssuedToken, session_open
 from accounts.people.totp import has_confirmed_totp, otp_verify
+from accounts.session_guard import shared_logon_at_signin
 from common.errors import DomainError
 
 
@@ -62,6 +63,9 @@ def session_login(
     Administrators and commissioners must give a TOTP (or recovery) code. Poll managers and workers must sign in on
     an enrolled, unrevoked tablet (``client_device_id`` is then the tablet's id, plus its ``device_secret``) of a
     polling place where they work in an election held today or soon. Refusals carry stable codes.
+
+    The new session is then judged against the user's other recent sessions (``shared_logon_at_signin``): those on
+    another device or far away are a shared logon, and under ``SHARED_LOGON_POLICY=end_older`` they end.
     """
     actor = Actor(user=None, ip_address=ip, device=str(client_device_id))
     attempt = attempt_begin(kind=LoginFailure.Kind.LOGIN, username=username_key(username), ip=ip)
@@ -120,6 +124,7 @@ def session_login(
                 ip=ip,
                 user_agent=user_agent,
             )
+            shared_logon_at_signin(actor=actor, session=issued.session)
             attempt_succeeded(attempt=attempt)
     if issued is None:
         refuse(LoginFailure.Reason.BAD_OTP, _as_wrong_password(), counted=True)

@@ -21,6 +21,7 @@ from accounts.audit import Actor, audit_record
 from accounts.models import MFA_ROLES, LoginFailure, RoleGrant, User
 from accounts.people.lockout import attempt_begin, attempt_failed, attempt_succeeded, user_for_password, username_key
 from accounts.people.sessions import IssuedToken, session_open
+from accounts.session_guard import shared_logon_at_signin
 from common.errors import DomainError
 
 
@@ -166,6 +167,7 @@ def totp_enrolment_confirm(
                 ip=ip,
                 user_agent=user_agent,
             )
+            shared_logon_at_signin(actor=actor, session=issued.session)
             attempt_succeeded(attempt=attempt)
             result = ([f"{c[:4]}-{c[4:]}" for c in codes], issued)
     if result is None:

@@ -14,7 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from accounts.models import ApiSession, AuditEvent, Device, EnrolmentCode, Role, RoleGrant, User
+from accounts.models import ApiSession, AuditEvent, Device, EnrolmentCode, Role, RoleGrant, SharedLogonFlag, User
 from tests.people import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,9 @@ def world(commissioner, other_county_commissioner, poll_worker, outsider, place,
     target = User.objects.create_user(username="target", password="x" * 16)
     grant = RoleGrant.objects.create(user=target, role=Role.POLL_WORKER, polling_place=place, election=election)
     session = signed_in(target).session_obj
+    flag = SharedLogonFlag.objects.create(
+        user=target, detected_on="signin", session=session, other_device=True, far_address=False, action="flagged"
+    )
     return {
         "commissioner": commissioner,
         "other_county_commissioner": other_county_commissioner,
@@ -45,6 +48,7 @@ def world(commissioner, other_county_commissioner, poll_worker, outsider, place,
         "target": target,
         "grant": grant,
         "session": session,
+        "flag": flag,
         "tablet": tablet[0],
         "place": place,
         "election": election,
@@ -96,12 +100,21 @@ def endpoints(w: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any] | N
             {**deny, "outsider": 404, "poll_worker": 404, "other_county_commissioner": 404, "commissioner": 200},
             True,
         ),
+        # Shared logons: another county's commissioner lists none of them and cannot read one.
+        "list shared logons": (
+            "get", "/api/v1/auth/shared-logons/", None,
+            {**deny, "other_county_commissioner": 200, "commissioner": 200}, False,
+        ),
+        "read a shared logon": (
+            "get", f"/api/v1/auth/shared-logons/{w['flag'].pk}/", None,
+            {**deny, "other_county_commissioner": 404, "commissioner": 200}, False,
+        ),
     }  # fmt: skip
 
 
 ENDPOINT_NAMES = [
     "list sessions of a user", "end a session", "disable a user", "list tablets", "create an enrolment code",
-    "revoke a tablet", "list grants", "grant a role", "end a grant",
+    "revoke a tablet", "list grants", "grant a role", "end a grant", "list shared logons", "read a shared logon",
 ]  # fmt: skip
 
 
@@ -145,6 +158,9 @@ def test_listings_show_only_what_is_in_scope(world):
     ids = lambda page: {row["id"] for row in page["results"]}  # noqa: E731
     assert str(world["tablet"].pk) in ids(mine)
     assert str(world["tablet"].pk) not in ids(theirs)
+    flags = "/api/v1/auth/shared-logons/"
+    assert world["flag"].pk in ids(signed_in(world["commissioner"]).get(flags).json())
+    assert world["flag"].pk not in ids(signed_in(world["other_county_commissioner"]).get(flags).json())
 
 
 def _staff_paths() -> set[str]:
@@ -166,6 +182,7 @@ def test_every_staff_path_is_in_a_permission_matrix():
         "api/v1/auth/sessions/", "api/v1/auth/sessions/<int:pk>/end/", "api/v1/auth/users/<int:pk>/disable/",
         "api/v1/auth/devices/", "api/v1/auth/devices/enrolments/", "api/v1/auth/devices/<uuid:pk>/revoke/",
         "api/v1/auth/grants/", "api/v1/auth/grants/<int:pk>/end/",
+        "api/v1/auth/shared-logons/", "api/v1/auth/shared-logons/<int:pk>/",
     }  # fmt: skip
     # Sign-in steps anyone may call (each has its own refusal tests) and the caller's own data.
     self_service = {

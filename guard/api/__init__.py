@@ -1,0 +1,1 @@
+"""The API of the protective measures: address blocks (``/api/v1/security/blocks/``), for state administrators."""
