@@ -56,10 +56,13 @@ scan: install
 		echo "SECRET_KEY=$$(cat var/secret_key 2>/dev/null || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
 		echo "ALLOWED_HOSTS=127.0.0.1,localhost"; \
 		echo "HTTPS_ONLY=0"; \
+		echo "# The demo's backup key (manage.py backup --to DIR); a server keeps its own in a file, never beside the archives."; \
+		echo "BACKUP_KEY=$$($(PYTHON) -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"; \
 	} > .env.tmp && chmod 600 .env.tmp && mv .env.tmp .env
 	@echo "wrote .env (the demo's settings)"
 
 demo: install .env
+	@$(PY) manage.py install_geoip --if-needed || echo "note: the IP-to-country database could not be fetched (make geoip); staff endpoints then admit this machine only"
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --no-input --verbosity 0

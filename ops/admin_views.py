@@ -12,7 +12,8 @@ from ops.report import BadSpan, build_report, parse_span
 
 
 def security_report_view(request: HttpRequest) -> HttpResponse:
-    if not (request.user.is_superuser or Scope.for_user(request.user).jurisdictions):
+    scope = Scope.for_user(request.user)
+    if not (request.user.is_superuser or scope.jurisdictions):
         raise PermissionDenied
     since = request.GET.get("since", "24h")
     try:
@@ -23,7 +24,7 @@ def security_report_view(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Security report",
-        "report": build_report(span=span),
+        "report": build_report(span=span, scope=None if request.user.is_superuser else scope),
         "since": since,
         "error": error,
     }

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.audit_chain import audit_status
 from accounts.models import Credential, LoginFailure
+from accounts.people import selectors
 from accounts.people.selectors import shared_logons_since
+from accounts.scopes import Scope
 from guard import geo, ips
 from guard.models import SecurityEvent
 from ops.backup import latest_backup_status
@@ -96,12 +98,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _failed_logins(since: datetime) -> dict[str, Any]:
+def _failed_logins(since: datetime, scope: Scope | None) -> dict[str, Any]:
     rows = LoginFailure.objects.filter(occurred_at__gte=since).exclude(reason=LoginFailure.Reason.PENDING)
     by_reason = dict(rows.values_list("reason").annotate(n=Count("pk")).order_by())
-    top_accounts = list(
-        rows.exclude(username="").values("username").annotate(n=Count("pk")).order_by("-n", "username")[:TOP]
-    )
+    named = rows.exclude(username="")
+    if scope is not None:
+        # Which accounts exist and are attacked is told only about people in the reader's reach; a name that is
+        # no account at all reveals nothing.
+        visible = selectors.users_visible(scope).values("username")
+        named = named.filter(Q(reason=LoginFailure.Reason.UNKNOWN_USER) | Q(username__in=visible))
+    top_accounts = list(named.values("username").annotate(n=Count("pk")).order_by("-n", "username")[:TOP])
     top_addresses = list(
         rows.exclude(address_bucket="")
         .values("address_bucket")
@@ -155,21 +161,28 @@ def _blocks() -> list[dict[str, Any]]:
     ]
 
 
-def _revocations(since: datetime) -> dict[str, Any]:
+def _revocations(since: datetime, scope: Scope | None) -> dict[str, Any]:
     rows = Credential.objects.filter(revoked_at__gte=since)
+    if scope is not None:
+        rows = rows.filter(county__jurisdiction__in=scope.jurisdictions)
     by_county = dict(rows.values_list("county__name").annotate(n=Count("pk")).order_by("county__name"))
     return {"total": sum(by_county.values()), "by_county": by_county}
 
 
-def _anomalies(since: datetime) -> dict[str, Any]:
-    detected = PresenceAnomaly.objects.filter(detected_at__gte=since)
+def _anomalies(since: datetime, scope: Scope | None) -> dict[str, Any]:
+    anomalies = PresenceAnomaly.objects.all()
+    if scope is not None:
+        anomalies = anomalies.filter(election__jurisdiction__in=scope.jurisdictions)
+    detected = anomalies.filter(detected_at__gte=since)
     by_code = dict(detected.values_list("code").annotate(n=Count("pk")).order_by("code"))
-    open_now = PresenceAnomaly.objects.filter(status=PresenceAnomaly.Status.OPEN).count()
+    open_now = anomalies.filter(status=PresenceAnomaly.Status.OPEN).count()
     return {"detected": sum(by_code.values()), "by_code": by_code, "open": open_now}
 
 
-def _shared_logons(since: datetime) -> dict[str, Any]:
-    flags = list(shared_logons_since(since))
+def _shared_logons(since: datetime, scope: Scope | None) -> dict[str, Any]:
+    flags = shared_logons_since(since)
+    if scope is not None:
+        flags = flags.filter(pk__in=selectors.shared_logons_visible(scope).values("pk"))
     accounts = Counter(flag.user.get_username() for flag in flags)
     return {"flagged": len(flags), "accounts": [{"username": u, "count": n} for u, n in accounts.most_common(TOP)]}
 
@@ -208,17 +221,24 @@ def _replicas() -> list[dict[str, Any]] | None:
     return [status.as_dict() for status in replica_status()] or None
 
 
-def build_report(*, span: timedelta = timedelta(hours=24), now: datetime | None = None) -> SecurityReport:
-    """Everything the daily report says about the window ending ``now`` (default: now)."""
+def build_report(
+    *, span: timedelta = timedelta(hours=24), now: datetime | None = None, scope: Scope | None = None
+) -> SecurityReport:
+    """Everything the daily report says about the window ending ``now`` (default: now).
+
+    ``scope`` None (the command, a superuser): the whole service. With a state administrator's scope, what is about
+    a state's people and data — the accounts attacked, revocations, check-in anomalies, shared logons — is limited
+    to their states; what is about the service itself — refusals by address, blocks, the audit chain, backups, the
+    IP-country database, the mirror — is the service's, which every state administrator is responsible for."""
     until = now or timezone.now()
     since = until - span
     report = SecurityReport(since=since, until=until)
-    report.failed_logins = _failed_logins(since)
+    report.failed_logins = _failed_logins(since, scope)
     report.refusals, report.geo_excluded = _refusals(since)
     report.blocks = [dict(_jsonable(b)) for b in _blocks()]
-    report.revocations = _revocations(since)
-    report.anomalies = _anomalies(since)
-    report.shared_logons = _shared_logons(since)
+    report.revocations = _revocations(since, scope)
+    report.anomalies = _anomalies(since, scope)
+    report.shared_logons = _shared_logons(since, scope)
     report.audit = _audit()
     report.backups = _backups()
     report.geoip = _geoip()

@@ -341,3 +341,29 @@ def test_shared_logons_are_counted_and_need_a_person(commissioner):
     assert report.shared_logons == {"flagged": 1, "accounts": [{"username": commissioner.username, "count": 1}]}
     assert "Shared logons: 1 flagged." in report.needs_attention
     assert "Sessions flagged as shared: 1" in render_text(report)
+
+
+def test_a_state_administrator_reads_only_their_states_people_and_data(
+    api, election, county, place, tablet_client, noon, commissioner, state_admin, alabama_admin
+):
+    """Out of scope: Alabama's administrator sees the service-wide parts (refusals by address) but none of
+    Mississippi's accounts, revocations or anomalies; Mississippi's administrator sees them all."""
+    credential = watcher(election, county)
+    post(tablet_client, place, token_of(credential), local(election, 10), what="check-outs")  # an open anomaly
+    with transaction.atomic():
+        credential_revoke(actor=Actor(user=commissioner), credential_id=credential.pk, reason="Lost badge")
+    fail_sign_in(api, commissioner.username, "203.0.113.9")
+    fail_sign_in(api, "nobody-here", "203.0.113.9")
+    events.record(SecurityEvent.Kind.PROBE, "not_found", address="192.0.2.2", path="/.env")
+
+    theirs = signed_in(alabama_admin).get(REPORT).json()
+    assert theirs["revocations"] == {"total": 0, "by_county": {}}
+    assert theirs["anomalies"] == {"detected": 0, "by_code": {}, "open": 0}
+    assert theirs["failed_logins"]["top_accounts"] == [{"username": "nobody-here", "count": 1}]
+    assert commissioner.username not in json.dumps(theirs)
+    assert theirs["refusals"]["by_kind"]["probe"] == {"not_found": 1}
+
+    ours = signed_in(state_admin).get(REPORT).json()
+    assert ours["revocations"] == {"total": 1, "by_county": {"Hinds": 1}}
+    assert ours["anomalies"]["open"] == 1
+    assert {"username": commissioner.username, "count": 1} in ours["failed_logins"]["top_accounts"]

@@ -454,8 +454,10 @@ PUBLIC = {
     "api/v1/schema/",
     "api/v1/credentials/keys/",
 }
-#: Covered by the guard of tests/accounts/test_permission_matrix.py.
-ELSEWHERE = ("api/v1/auth/", "api/v1/credentials/")
+#: Covered by the guard of tests/accounts/test_permission_matrix.py (auth, credentials), and by the state
+#: administrators' security endpoints' own tests (tests/guard/test_ips.py: blocks; tests/ops/test_security_report.py:
+#: the report), each for anonymous, every other role, the right role and another state's administrator.
+ELSEWHERE = ("api/v1/auth/", "api/v1/credentials/", "api/v1/security/")
 
 
 def _routes() -> dict[str, Any]:
