@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import lookup as b  # noqa: E402
-from bench.serve import gunicorn  # noqa: E402
+from bench import lookup as b
+from bench.serve import gunicorn
 
 
 def main() -> int:

@@ -27,19 +27,30 @@ def address_bucket(ip: str | None) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or with ``TRUSTED_PROXY_COUNT`` = n > 0 the n-th address from the right of X-Forwarded-For
-    (the one our outermost trusted proxy saw). Addresses a client adds on the left earn nothing."""
+    """Who is asking: with ``TRUSTED_PROXY_COUNT`` = n > 0, the address our proxies vouch for in X-Forwarded-For,
+    else ``REMOTE_ADDR``.
+
+    Hops are read from the right (each proxy appends the address it saw), at most n of them, stopping at the first
+    that is not an address: the leftmost hop so reached is the client. Hops a client writes on the left of the
+    ones our proxies appended earn nothing. A request that came through fewer proxies than n (an outer proxy
+    bypassed) is judged by the address our innermost proxy saw — never by the proxy's own address, which would be
+    a loopback or private address that limits and geographic exclusion trust. A header whose last hop is no address
+    gives no address (None): nothing then trusts or allow-lists the client. No header at all: the request did not
+    pass our proxy (a local health probe, say), and ``REMOTE_ADDR`` is the client."""
     from django.conf import settings
 
     proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES")
     trusted = proxies if isinstance(proxies, int) else 0  # an int (settings.env_int) or absent
     remote = request.META.get("REMOTE_ADDR") or None
-    if trusted:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= trusted:
-            candidate = hops[-trusted]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                return remote
-    return remote
+    if not trusted:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if not hops:
+        return remote
+    client: str | None = None
+    for hop in reversed(hops[-trusted:]):
+        try:
+            client = str(ipaddress.ip_address(hop))
+        except ValueError:
+            break
+    return client

@@ -156,16 +156,30 @@ def _paths(directory: str) -> tuple[str, str, str]:
     return os.path.join(directory, FILES[4]), os.path.join(directory, FILES[6]), os.path.join(directory, METADATA)
 
 
+#: NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 host behind the translator.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def parse_address(ip: str | None) -> IPAddress | None:
-    """An address as given by ``common.net.client_ip``; an IPv4-mapped IPv6 address is its IPv4 address."""
+    """An address as given by ``common.net.client_ip``, judged as the host it stands for: an IPv4-mapped, Teredo
+    (2001::/32), 6to4 (2002::/16) or NAT64 (64:ff9b::/96) IPv6 address is the IPv4 address it carries. (Python calls
+    Teredo addresses not global, so without this a client anywhere could tunnel past the country check as a
+    "non-global" address.)"""
     if not ip:
         return None
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.teredo is not None:
+            return address.teredo[1]  # (server, client): the client's own public IPv4 address
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 

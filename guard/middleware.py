@@ -109,4 +109,8 @@ class GeoExclusionMiddleware:
             country=decision.country or "",
             path=request.path,
         )
+        if ip and ips.is_probe(request.path):
+            # A scanner refused here never sees a 404, so count its probe here: it is blocked like any other
+            # and loses the public endpoints too.
+            ips.note_offence(ip, "probe", reason="not_found", path=request.path)
         return JsonResponse({"detail": _GEO_DETAIL[decision.code], "code": decision.code}, status=403)

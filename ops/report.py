@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.audit_chain import audit_status
@@ -99,38 +99,42 @@ def _jsonable(value: Any) -> Any:
 
 
 def _failed_logins(since: datetime, scope: Scope | None) -> dict[str, Any]:
+    """Failed sign-ins. Read by a state administrator (``scope``), only the attempts on accounts in their reach
+    count — with the addresses they came from — plus how many named no account at all: which names were typed is
+    not theirs to read (often a password typed in the wrong box, or another state's staff misspelt)."""
     rows = LoginFailure.objects.filter(occurred_at__gte=since).exclude(reason=LoginFailure.Reason.PENDING)
-    by_reason = dict(rows.values_list("reason").annotate(n=Count("pk")).order_by())
-    named = rows.exclude(username="")
+    unknown = rows.filter(reason=LoginFailure.Reason.UNKNOWN_USER).count()
+    locked = SecurityEvent.objects.filter(
+        occurred_at__gte=since, kind=SecurityEvent.Kind.AUTH_FAILURE, reason="locked_out"
+    )
     if scope is not None:
-        # Which accounts exist and are attacked is told only about people in the reader's reach; a name that is
-        # no account at all reveals nothing.
         visible = selectors.users_visible(scope).values("username")
-        named = named.filter(Q(reason=LoginFailure.Reason.UNKNOWN_USER) | Q(username__in=visible))
-    top_accounts = list(named.values("username").annotate(n=Count("pk")).order_by("-n", "username")[:TOP])
-    top_addresses = list(
+        rows = rows.filter(username__in=visible)
+        locked = locked.filter(account__in=visible)
+    by_reason = dict(rows.values_list("reason").annotate(n=Count("pk")).order_by())
+    top_accounts = rows.exclude(username="").values("username").annotate(n=Count("pk")).order_by("-n", "username")
+    top_addresses = (
         rows.exclude(address_bucket="")
         .values("address_bucket")
         .annotate(n=Count("pk"))
-        .order_by("-n", "address_bucket")[:TOP]
-    )
-    locked_out = (
-        SecurityEvent.objects.filter(
-            occurred_at__gte=since, kind=SecurityEvent.Kind.AUTH_FAILURE, reason="locked_out"
-        ).aggregate(n=Sum("count"))["n"]
-        or 0
+        .order_by("-n", "address_bucket")
     )
     return {
         "total": sum(by_reason.values()),
         "by_reason": by_reason,
-        "locked_out_attempts": locked_out,
-        "top_accounts": [{"username": r["username"], "count": r["n"]} for r in top_accounts],
-        "top_addresses": [{"address": r["address_bucket"], "count": r["n"]} for r in top_addresses],
+        "unknown_usernames": unknown,
+        "locked_out_attempts": locked.aggregate(n=Sum("count"))["n"] or 0,
+        "top_accounts": [{"username": r["username"], "count": r["n"]} for r in top_accounts[:TOP]],
+        "top_addresses": [{"address": r["address_bucket"], "count": r["n"]} for r in top_addresses[:TOP]],
     }
 
 
-def _refusals(since: datetime) -> tuple[dict[str, Any], dict[str, int]]:
+def _refusals(since: datetime, scope: Scope | None) -> tuple[dict[str, Any], dict[str, int]]:
+    """Requests the measures refused, by kind, reason, address and country: the service's, read by every state
+    administrator — but for sign-in failures, which are people's and reported (scoped) under failed sign-ins."""
     events = SecurityEvent.objects.filter(occurred_at__gte=since)
+    if scope is not None:
+        events = events.exclude(kind=SecurityEvent.Kind.AUTH_FAILURE)
     by_kind: dict[str, dict[str, int]] = {}
     for kind, reason, n in events.values_list("kind", "reason").annotate(n=Sum("count")).order_by("kind", "reason"):
         by_kind.setdefault(kind, {})[reason or "-"] = n
@@ -234,7 +238,7 @@ def build_report(
     since = until - span
     report = SecurityReport(since=since, until=until)
     report.failed_logins = _failed_logins(since, scope)
-    report.refusals, report.geo_excluded = _refusals(since)
+    report.refusals, report.geo_excluded = _refusals(since, scope)
     report.blocks = [dict(_jsonable(b)) for b in _blocks()]
     report.revocations = _revocations(since, scope)
     report.anomalies = _anomalies(since, scope)
@@ -292,10 +296,13 @@ def render_text(report: SecurityReport) -> str:
         add("Nothing needs a person.")
     add("")
     fl = report.failed_logins
-    add(f"Failed sign-ins: {fl['total']}  (refused while locked out: {fl['locked_out_attempts']})")
+    add(
+        f"Failed sign-ins: {fl['total']}  (of them naming no account: {fl['unknown_usernames']}; "
+        f"refused while locked out: {fl['locked_out_attempts']})"
+    )
     out.extend(f"  {reason}: {n}" for reason, n in sorted(fl["by_reason"].items()))
     if fl["top_accounts"]:
-        add("  accounts: " + ", ".join(f"{r['username']}: {r['count']}" for r in fl["top_accounts"]))
+        add("  accounts: " + ", ".join(f"{_quoted(r['username'])}: {r['count']}" for r in fl["top_accounts"]))
     if fl["top_addresses"]:
         add("  addresses: " + ", ".join(f"{r['address']}: {r['count']}" for r in fl["top_addresses"]))
     add("Blocked, throttled and refused requests:")
@@ -337,7 +344,21 @@ def render_text(report: SecurityReport) -> str:
         )
     for r in report.replicas or []:
         add(f"Mirror {r.get('name')}: " + (r.get("problem") or f"in use, lag {r.get('lag_s')} s"))
-    return "\n".join(out) + "\n"
+    # Every line once more through _shown: whatever reached a line from outside (a name typed at the sign-in, a path)
+    # cannot start a line of its own, move the cursor, recolour or reorder the text of a terminal or an e-mail.
+    return "\n".join(_shown(line) for line in out) + "\n"
+
+
+def _shown(text: str) -> str:
+    """``text`` with every character that is not printable — controls (CR, LF, ESC …), format characters (bidi
+    overrides, zero-width), separators — written as a ``\\uXXXX`` escape."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
+def _quoted(name: str) -> str:
+    """A name somebody typed (an unknown user name may be anything, a password typed in the wrong box included),
+    quoted so that it cannot pass for the report's own words."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def report_json(report: SecurityReport) -> dict[str, Any]:

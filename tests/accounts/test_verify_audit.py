@@ -484,13 +484,17 @@ def test_a_checkpoint_forged_with_another_key_is_refused_against_a_pinned_or_the
         genuine = verify_audit("--checkpoint", str(good), "--public-key", str(pem))
         # an outsider without the server's key who trusts whatever key a checkpoint carries is fooled: hence pinning
         Path(settings.AUDIT_CHECKPOINT_KEY_FILE).unlink()
-        trusting = verify_audit("--checkpoint", str(forged))
+        unpinned = verify_audit("--checkpoint", str(forged))
+        trusting = verify_audit("--checkpoint", str(forged), "--trust-embedded-key")
     key_id = json.loads(good.read_text())["key_id"]
     forged_id = json.loads(forged.read_text())["key_id"]
     for code, message in codes.values():
         assert code == 1
         assert f"it was signed by key {forged_id}, not by the expected key {key_id}: it is forged" in message
     assert genuine[0] == 1 and "The trail was truncated" in genuine[1]
+    # With no key at hand the command refuses rather than trust the key a checkpoint carries …
+    assert unpinned[0] == 1 and "No key to check the checkpoint's signature against" in unpinned[1]
+    # … and whoever tells it to trust that key anyway is fooled, and told so: hence pinning.
     assert trusting[0] == 0 and f"Trusting the key the checkpoint carries ({forged_id})" in trusting[1]
 
 
@@ -520,7 +524,10 @@ def test_a_genuine_checkpoint_checked_against_a_wrong_pinned_key_is_refused(chai
 def test_a_malformed_checkpoint_is_refused_clearly(chain, tmp_path, content, reason):
     path = tmp_path / "bad.json"
     path.write_text(content)
-    assert verify_audit("--checkpoint", str(path)) == (1, f"The checkpoint {path} is refused: {reason}.")
+    assert verify_audit("--checkpoint", str(path), "--trust-embedded-key") == (
+        1,
+        f"The checkpoint {path} is refused: {reason}.",
+    )
 
 
 @pytest.mark.parametrize(

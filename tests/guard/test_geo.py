@@ -260,6 +260,33 @@ def test_ipv6_clients_are_placed(geodb, state_admin):
     assert events()[0].country == "IE"
 
 
+@pytest.mark.parametrize(
+    ("tunnelled", "allowed"),
+    [
+        # Teredo (2001::/32) carries the client's public IPv4 inverted in its last 32 bits; Python calls these
+        # addresses not global, so without unwrapping them a client anywhere passed as "non-global".
+        ("2001:0:4136:e378:8000:63bf:aefd:ba71", False),  # client 81.2.69.142 (GB)
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", True),  # client 8.8.8.8 (US)
+        ("2002:5102:458e::1", False),  # 6to4 of 81.2.69.142
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("64:ff9b::5102:458e", False),  # NAT64 of 81.2.69.142
+    ],
+)
+def test_tunnelled_ipv6_is_judged_by_the_ipv4_it_carries(geodb, state_admin, tunnelled, allowed):
+    response = signed_in(state_admin).get(ME, REMOTE_ADDR=tunnelled)
+    assert (response.status_code == 200) is allowed, (tunnelled, response.status_code, code_of(response))
+
+
+def test_a_foreign_scanner_refused_here_is_still_blocked_for_its_probes(geodb, client, settings):
+    from guard import ips
+
+    settings.IPS_THRESHOLDS = {**settings.IPS_THRESHOLDS, "probe": (3, 600)}
+    for path in ("/.env", "/wp-login.php", "/.git/config"):
+        assert code_of(client.get(path, REMOTE_ADDR=GB)) == "geo_excluded"
+    assert ips.is_blocked(GB) > 0
+    assert code_of(client.get("/api/v1/counties/", REMOTE_ADDR=GB)) == "address_blocked"
+
+
 @pytest.mark.django_db
 def test_a_forwarded_for_header_counts_only_through_trusted_proxies(geodb, state_admin):
     staff = signed_in(state_admin)

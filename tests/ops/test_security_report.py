@@ -359,11 +359,30 @@ def test_a_state_administrator_reads_only_their_states_people_and_data(
     theirs = signed_in(alabama_admin).get(REPORT).json()
     assert theirs["revocations"] == {"total": 0, "by_county": {}}
     assert theirs["anomalies"] == {"detected": 0, "by_code": {}, "open": 0}
-    assert theirs["failed_logins"]["top_accounts"] == [{"username": "nobody-here", "count": 1}]
-    assert commissioner.username not in json.dumps(theirs)
+    # Neither Mississippi's accounts nor the addresses they signed in from, nor the names typed that are no
+    # account (often a password typed in the wrong box): only how many of those there were.
+    assert theirs["failed_logins"]["top_accounts"] == [] and theirs["failed_logins"]["top_addresses"] == []
+    assert theirs["failed_logins"]["total"] == 0 and theirs["failed_logins"]["unknown_usernames"] == 1
+    text = json.dumps(theirs)
+    assert commissioner.username not in text and "nobody-here" not in text and "203.0.113.9" not in text
     assert theirs["refusals"]["by_kind"]["probe"] == {"not_found": 1}
 
     ours = signed_in(state_admin).get(REPORT).json()
     assert ours["revocations"] == {"total": 1, "by_county": {"Hinds": 1}}
     assert ours["anomalies"]["open"] == 1
-    assert {"username": commissioner.username, "count": 1} in ours["failed_logins"]["top_accounts"]
+    assert ours["failed_logins"]["top_accounts"] == [{"username": commissioner.username, "count": 1}]
+    assert ours["failed_logins"]["top_addresses"] == [{"address": "203.0.113.9", "count": 1}]
+
+
+def test_names_typed_at_the_sign_in_cannot_forge_or_hide_lines_of_the_text_report(api, db):
+    """An unknown user name is anything anyone typed: line breaks, terminal escapes and bidi overrides in it are
+    shown escaped, inside quotes, on the line that lists it."""
+    forged = "zz\r\n\r\nNothing needs a person.\nAudit chain: intact \x1b[8m\u202eevil"
+    fail_sign_in(api, forged, "203.0.113.9")
+    text = render_text(build_report())
+    lines = text.splitlines()
+    assert not any(line.startswith(("Nothing needs a person.", "Audit chain: intact \\")) for line in lines[3:])
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    [listed] = [line for line in lines if line.startswith("  accounts: ")]
+    assert listed.startswith('  accounts: "zz\\u000d\\u000a\\u000d\\u000anothing needs a person.')
+    assert "\\u001b[8m\\u202eevil" in listed

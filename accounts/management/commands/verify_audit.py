@@ -3,7 +3,8 @@
 By default the chain is checked against the newest checkpoint in ``AUDIT_CHECKPOINT_DIR`` (so a truncated tail is
 found too); ``--checkpoint FILE`` names one instead (a copy kept off the server is the one an attacker cannot reach)
 and ``--no-checkpoint`` walks the chain alone. A checkpoint must be signed by the key pinned with ``--public-key``,
-else by this server's own checkpoint key; only when neither is at hand is the key it carries trusted (and said so).
+else by this server's own checkpoint key; when neither is at hand the command refuses, unless told to trust the key
+the checkpoint carries (``--trust-embedded-key``, said so again on every run).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class Command(BaseCommand):
             metavar="FILE_OR_BASE64",
             help="The key checkpoints must be signed by: base64 of the raw Ed25519 key, or a file (PEM or base64).",
         )
+        parser.add_argument(
+            "--trust-embedded-key",
+            action="store_true",
+            help="With no key pinned and no local key: accept the key the checkpoint carries (proves nothing against "
+            "a forger; only consistency).",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,6 +50,14 @@ class Command(BaseCommand):
             raise CommandError(f"The public key is refused: {exc}.", returncode=1) from None
         if options["checkpoint"]:
             path = Path(options["checkpoint"])
+            if pinned is None and not options["trust_embedded_key"]:
+                # A checkpoint that vouches for its own key proves nothing: anyone can sign a truncated chain's head.
+                raise CommandError(
+                    "No key to check the checkpoint's signature against: pin the service's checkpoint key with "
+                    "--public-key (or run where AUDIT_CHECKPOINT_KEY_FILE is), or pass --trust-embedded-key to "
+                    "accept the key the checkpoint carries.",
+                    returncode=1,
+                )
             try:
                 checkpoint = audit_chain.load_checkpoint(path, public_key=pinned)
             except audit_chain.CheckpointError as exc:

@@ -18,6 +18,7 @@ from polling.geography.importer.rows import (
     Collector,
     CountyRow,
     EntranceRow,
+    ImportIssue,
     PollingPlaceRow,
     PrecinctRow,
     Progress,
@@ -47,6 +48,9 @@ class _At:
 
     def add(self, field_name: str, message: str) -> None:
         self.errors.add(self.label, self.index, field_name, message)
+
+    def warn(self, field_name: str, message: str) -> None:
+        self.errors.warnings.append(str(ImportIssue(self.label, self.index, field_name, message)))
 
 
 # --- Reading ----------------------------------------------------------------------------------------------------
@@ -152,11 +156,24 @@ def _geometry(
         at.add(key, "is required")
         return None
     try:
-        return geometry.parse_geojson(raw, allowed_types=allowed, expected_bbox=expected_bbox, repair=repair)
+        return geometry.parse_geojson(raw, allowed_types=allowed, expected_bbox=expected_bbox)
     except geometry.GeometryError as exc:
         where = f"{key}.{exc.path}" if getattr(exc, "path", None) else key
+        if repair:
+            # Repairable only if parsing with repair succeeds; the original problem is then reported as repaired.
+            try:
+                repaired = geometry.parse_geojson(raw, allowed_types=allowed, expected_bbox=expected_bbox, repair=True)
+            except geometry.GeometryError:
+                pass
+            else:
+                at.warn(where, f"repaired ({exc}); kept {repaired.geom_type} of {len(shapely_parts(repaired))} part(s)")
+                return repaired
         at.add(where, str(exc))
         return None
+
+
+def shapely_parts(geom: BaseGeometry) -> list[BaseGeometry]:
+    return list(getattr(geom, "geoms", [geom]))
 
 
 def _pad(bbox: Box, margin: float = 0.05) -> Box:

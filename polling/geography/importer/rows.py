@@ -50,6 +50,8 @@ class TooManyErrors(Exception):
 @dataclass
 class Collector:
     issues: list[ImportIssue] = field(default_factory=list)
+    #: What was accepted but changed or should be known (a repaired shape, the transformation used), per feature.
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, file: str, index: int | None, field_name: str, message: str) -> None:
         self.issues.append(ImportIssue(file, index, field_name, message))
@@ -106,6 +108,8 @@ class ImportResult:
     assignments: int = 0
     elections: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: How the files were read (e.g. the transformation from a shapefile's projection to WGS84).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:

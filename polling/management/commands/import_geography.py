@@ -10,8 +10,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from polling.geography.importer import GeographyImportError, ImportResult, import_geography
+from polling.geography.importer import GeographyImportError, ImportResult, VectorOptions, import_geography
 from polling.models import Election
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise CommandError(f"--map {pair!r}: write it as OURS=THEIRS, e.g. --map code=PRECINCT_ID")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
 
 
 def _path(value: str | Path | None) -> Path | None:
@@ -20,7 +30,8 @@ def _path(value: str | Path | None) -> Path | None:
 
 class Command(BaseCommand):
     help = (
-        "Import counties, precincts and polling places from GeoJSON files: validated first, then upserted by code "
+        "Import counties, precincts and polling places from GeoJSON files, Shapefiles (.shp or zipped) or "
+        "GeoPackages in any projection: validated first, then upserted by code "
         "in one transaction (all or nothing). Errors name the file, feature index and field."
     )
 
@@ -45,6 +56,21 @@ class Command(BaseCommand):
             help="repair invalid polygons (self-intersections) instead of refusing them; repairs are reported",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+        parser.add_argument(
+            "--layer", help="the GeoPackage layer to read (default: its only layer); applies to every .gpkg given"
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="OURS=THEIRS",
+            help="read our property OURS from the vector file's field THEIRS, e.g. --map code=PRECINCT_ID "
+            "(repeatable; applies to every .shp/.zip/.gpkg given)",
+        )
+        parser.add_argument(
+            "--crs",
+            help="coordinate reference system of a vector file that declares none (no .prj), e.g. EPSG:2254",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not any(options[k] for k in ("counties", "precincts", "polling_places")):
@@ -71,6 +97,9 @@ class Command(BaseCommand):
                 election=election,
                 repair=options["repair"],
                 progress=progress,
+                vector_options=VectorOptions(
+                    layer=options.get("layer"), mapping=_mapping(options.get("map") or []), crs=options.get("crs")
+                ),
             )
         except GeographyImportError as exc:
             raise CommandError(str(exc)) from None
@@ -85,6 +114,8 @@ class Command(BaseCommand):
                 + (f", {result.deleted[kind]} deleted" if result.deleted.get(kind) else "")
                 + (f" (in {', '.join(result.elections)})" if kind == "precinct assignments" else "")
             )
+        for note in result.notes:
+            self.stdout.write(note)
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))
         self.stdout.write(self.style.SUCCESS("Import complete."))

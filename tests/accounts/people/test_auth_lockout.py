@@ -141,11 +141,24 @@ def test_behind_one_proxy_only_the_address_it_saw_counts(api, db, settings):
     assert attempt(api, "u9", HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 401
 
 
-@pytest.mark.parametrize("forwarded", ["", "not-an-address", "1.2.3.4, ,"])
-def test_behind_a_proxy_a_missing_or_garbled_forwarded_for_falls_back_to_the_peer(api, db, settings, forwarded):
-    with_proxies(settings, 1)
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "client"),
+    [
+        (1, "", "127.0.0.1"),  # no header: the request did not pass our proxy (a local process); the peer asks
+        (1, "1.2.3.4, ,", "1.2.3.4"),  # empty hops are no hops
+        # A hop that is no address is no client address at all — never the proxy's own (loopback) address, which
+        # the limits' allow-list and geographic exclusion trust. The account is still counted.
+        (1, "not-an-address", None),
+        (2, "garbage, 203.0.113.9", "203.0.113.9"),  # stop at the first hop that is not an address
+        # Fewer hops than trusted proxies (an outer proxy bypassed): the address our innermost proxy saw.
+        (2, "203.0.113.9", "203.0.113.9"),
+        (3, "198.51.100.1, 203.0.113.9", "198.51.100.1"),
+    ],
+)
+def test_behind_a_proxy_a_short_or_garbled_forwarded_for(api, db, settings, proxies, forwarded, client):
+    with_proxies(settings, proxies)
     attempt(api, "u", HTTP_X_FORWARDED_FOR=forwarded)
-    assert LoginFailure.objects.get().ip_address in {"127.0.0.1", "1.2.3.4"}
+    assert LoginFailure.objects.get().ip_address == client
 
 
 def test_tablet_enrolment_guesses_share_the_address_limit(api, db, settings):
