@@ -1,0 +1,54 @@
+// IndexedDB: what the tablet keeps across reloads, restarts and dead batteries.
+//   kv:     device (id, secret, place, election, label), session (token, username, expires), keys, revoked, since,
+//           scopeHashes, place (id, name, county FIPS), roster, lastSync
+//   events: every check-in/out, written here BEFORE anything is sent (keyPath event_id)
+
+const DB_NAME = "pollguard-tablet";
+const DB_VERSION = 1;
+let opening = null;
+
+function promisify(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+export function openDb() {
+  if (!opening) {
+    const request = indexedDB.open(DB_NAME, DB_VERSION);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      if (!db.objectStoreNames.contains("kv")) db.createObjectStore("kv");
+      if (!db.objectStoreNames.contains("events")) {
+        const events = db.createObjectStore("events", {keyPath: "event_id"});
+        events.createIndex("seq", "seq");
+      }
+    };
+    opening = promisify(request);
+  }
+  return opening;
+}
+
+async function tx(store, mode, work) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    // "strict": the write is flushed to disk before complete fires (a tap survives the battery dying).
+    const transaction = db.transaction(store, mode, {durability: mode === "readwrite" ? "strict" : "default"});
+    let result;
+    Promise.resolve(work(transaction.objectStore(store))).then((r) => {
+      result = r;
+    }, reject);
+    // Resolve only once the transaction is durable: an event is "stored" when this promise resolves.
+    transaction.oncomplete = () => resolve(result);
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+export const get = (key) => tx("kv", "readonly", (s) => promisify(s.get(key)));
+export const put = (key, value) => tx("kv", "readwrite", (s) => promisify(s.put(value, key)));
+export const del = (key) => tx("kv", "readwrite", (s) => promisify(s.delete(key)));
+
+export const putEvent = (event) => tx("events", "readwrite", (s) => promisify(s.put(event)));
+export const allEvents = () => tx("events", "readonly", (s) => promisify(s.index("seq").getAll()));
