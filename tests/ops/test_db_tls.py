@@ -9,19 +9,17 @@ certificate another CA signed; refuse a certificate for another host name; never
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ops.tls_ca import issue_server_cert, make_ca
+from tests.ops.tls_ca import issue_server_cert, make_ca, run_with_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -107,19 +105,14 @@ def connect_through_settings(database_url: str) -> dict[str, object]:
         "except Exception as exc:\n"
         "    print(json.dumps({'error': f'{type(exc).__name__}: {exc}'}))\n"
     )
-    keep = {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}
-    environ = {k: v for k, v in os.environ.items() if k in keep} | {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "ENV_FILE": "",  # no settings file (the checkout's .env): only this environment counts
-        "SECRET_KEY": "db-tls-test-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "localhost",
-        "DATABASE_URL": database_url,
-    }
-    result = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
-        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False
+    return run_with_settings(
+        code,
+        {
+            "SECRET_KEY": "db-tls-test-0123456789abcdefghijklmnopqrstuvwxyz",
+            "ALLOWED_HOSTS": "localhost",
+            "DATABASE_URL": database_url,
+        },
     )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def url(cluster: dict[str, object], *, host: str = DB_HOST, ca: object = None, sslmode: str = "verify-full") -> str:

@@ -7,19 +7,16 @@ by another CA, or one reached under a name its certificate does not hold.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ops.tls_ca import issue_server_cert, make_ca
+from tests.ops.tls_ca import issue_server_cert, make_ca, run_with_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server")
@@ -84,18 +81,7 @@ def cache_through_settings(redis_url: str) -> dict[str, object]:
         "except Exception as exc:\n"
         "    print(json.dumps({'error': f'{type(exc).__name__}: {exc}'}))\n"
     )
-    keep = {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}
-    environ = {k: v for k, v in os.environ.items() if k in keep} | {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "ENV_FILE": "",  # no settings file (the checkout's .env): only this environment counts
-        "DEBUG": "1",
-        "REDIS_URL": redis_url,
-    }
-    result = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
-        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return run_with_settings(code, {"DEBUG": "1", "REDIS_URL": redis_url})
 
 
 def url(server: dict[str, object], *, host: str = "localhost", ca: object = None) -> str:

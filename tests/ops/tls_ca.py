@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +89,22 @@ def issue_server_cert(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_path.chmod(0o600)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_with_settings(code: str, env: dict[str, str]) -> dict[str, object]:
+    """Run ``code`` (which prints one JSON line last) in a fresh process that loads config.settings from ``env``
+    alone — no settings file, no variable of this process but PATH, HOME, LANG, VIRTUAL_ENV — and return that JSON."""
+    keep = {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}
+    environ = {k: v for k, v in os.environ.items() if k in keep} | {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ENV_FILE": "",  # no settings file (the checkout's .env): only this environment counts
+        **env,
+    }
+    result = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))

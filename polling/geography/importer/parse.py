@@ -56,14 +56,22 @@ class _At:
 # --- Reading ----------------------------------------------------------------------------------------------------
 
 
-def read_features(path: Path, label: str, errors: Collector) -> list[Any] | None:
+def readable_size(path: Path, label: str, errors: Collector) -> bool:
+    """Whether the file can be read and is within ``MAX_FILE_BYTES`` (else the problem is collected). Every reader
+    of an input file — GeoJSON here, vector files in ``importer.vector`` — asks this first."""
     try:
         size = path.stat().st_size
     except OSError as exc:
         errors.add(label, None, "file", f"cannot be read: {exc.strerror or exc}")
-        return None
+        return False
     if size > MAX_FILE_BYTES:
         errors.add(label, None, "file", f"is {size} bytes; the limit is {MAX_FILE_BYTES} bytes (split the file)")
+        return False
+    return True
+
+
+def read_features(path: Path, label: str, errors: Collector) -> list[Any] | None:
+    if not readable_size(path, label, errors):
         return None
     try:
         with path.open("rb") as fh:

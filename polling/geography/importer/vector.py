@@ -28,11 +28,11 @@ from numpy.typing import NDArray
 from pyproj.exceptions import CRSError
 from shapely.geometry import mapping as shapely_mapping
 
+from polling.geography.importer.parse import readable_size
 from polling.geography.importer.rows import Collector
 
 #: File name endings read as vector files; anything else is GeoJSON.
 VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg")
-MAX_FILE_BYTES = 512 * 1024 * 1024
 WGS84 = pyproj.CRS.from_epsg(4326)
 
 
@@ -199,13 +199,7 @@ def read_vector(
     of the same name (in any letter case, as shapefiles often upper-case them). ``notes`` receives the
     transformation used, for the run's report.
     """
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        errors.add(label, None, "file", f"cannot be read: {exc.strerror or exc}")
-        return None
-    if size > MAX_FILE_BYTES:
-        errors.add(label, None, "file", f"is {size} bytes; the limit is {MAX_FILE_BYTES} bytes (split the file)")
+    if not readable_size(path, label, errors):
         return None
     dataset = _dataset(path, label, errors)
     if dataset is None:
