@@ -59,3 +59,21 @@ def in_parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+def fresh_pg_database(database: str) -> str | None:
+    """A new, empty database ``database`` on the local PostgreSQL (the server of the tests' DATABASE_URL when that is
+    PostgreSQL), dropped first if it exists; its URL, or None when no PostgreSQL answers."""
+    import os
+
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL", "")
+    server = base.rsplit("/", 1)[0] if base.startswith("postgres") else "postgres://postgres@127.0.0.1:5432"
+    try:
+        with psycopg.connect(f"{server}/postgres", connect_timeout=3, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.Error:
+        return None
+    return f"{server}/{database}"

@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.helpers import fresh_pg_database
+
 pytestmark = pytest.mark.heavy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,20 +62,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pg_url(database: str) -> str | None:
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL", "")
-    server = base.rsplit("/", 1)[0] if base.startswith("postgres") else "postgres://postgres@127.0.0.1:5432"
-    try:
-        with psycopg.connect(f"{server}/postgres", connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{database}"')
-    except psycopg.Error:
-        return None
-    return f"{server}/{database}"
 
 
 class Server:
@@ -160,7 +148,7 @@ class Server:
 def server(request, tmp_path):
     url = None
     if request.param == "postgresql":
-        url = pg_url("h_backup_kill")
+        url = fresh_pg_database("h_backup_kill")
         if url is None:
             pytest.skip("no local PostgreSQL")
     srv = Server(tmp_path, url)

@@ -24,6 +24,7 @@ from ops.backup import create_backup, rows
 from polling.models import County, Incident, PollingPlace, PresenceEvent
 from tests.election_day_helpers import at_the_door, body, day_long_tablet_client, event, local, token_of, watcher
 from tests.factories import ElectionFactory, UserFactory
+from tests.helpers import fresh_pg_database
 from tests.people import grant
 
 pytestmark = [pytest.mark.heavy, pytest.mark.django_db]
@@ -57,21 +58,6 @@ def png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (16, 12), (200, 30, 30)).save(out, format="PNG")
     return out.getvalue()
-
-
-def pg_url(database: str) -> str | None:
-    """The local PostgreSQL (the host of the tests' DATABASE_URL when that is PostgreSQL), if it answers."""
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL", "")
-    server = base.rsplit("/", 1)[0] if base.startswith("postgres") else "postgres://postgres@127.0.0.1:5432"
-    try:
-        with psycopg.connect(f"{server}/postgres", connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{database}"')
-    except psycopg.Error:
-        return None
-    return f"{server}/{database}"
 
 
 def manage(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -175,7 +161,7 @@ def test_backup_restores_into_a_fresh_database_of_each_engine_with_the_same_rows
     print(f"\nbackup: {result.size:,} bytes, {result.seconds:.2f} s, {sum(source[k][0] for k in source):,} rows")
 
     targets = {"sqlite": None}
-    url = pg_url(PG_DATABASE)
+    url = fresh_pg_database(PG_DATABASE)
     if url:
         targets["postgresql"] = url
     for engine, database_url in targets.items():
