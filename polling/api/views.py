@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,7 +28,7 @@ from common.api.throttles import PublicThrottle
 from polling.api import geojson, params
 from polling.geography import selectors, spatial
 from polling.geography.compliance import compliance_at
-from polling.geography.lookup import lookup_at
+from polling.geography.lookup import lookup_at, polling_place
 from polling.geography.services import geography_version
 from polling.models import BufferRule, Election
 
@@ -129,18 +130,41 @@ class LookupView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         lon, lat = params.coordinates(request.query_params)
         election_id = parsing.identifier(request.query_params, "election")
-        found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=self.index())
-        hit, election, place = found.precinct, found.election, found.polling_place
+        index = self.index()
+        found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=index)
+        hit, election, place_id = found.precinct, found.election, found.polling_place_id
         # The default election depends on today's date: it is part of what the ETag identifies.
-        return self.cached(
+        etag = self.etag(f"election={election.pk if election is not None else ''}")
+        if _matches(self.request.headers.get("If-None-Match", ""), etag):
+            return HttpResponse(status=304, headers=self._cache_headers(etag))
+        # The answer is spliced from JSON parts: the precinct's own (from the index), and the election's and the
+        # polling place's, each rendered once per geography version (``GeographyIndex.memo``).
+        head = _render(
             {
                 "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
                 "county": {"id": hit.county_id, "fips": hit.county_fips, "name": hit.county_name},
-                "election": _election_dict(election) if election is not None else None,
-                "polling_place": geojson.place_summary(place) if place is not None else None,
-            },
-            extra=f"election={election.pk if election is not None else ''}",
+            }
         )
+        election_json = (
+            index.memo(("api.lookup.election", election.pk), lambda: _render(_election_dict(election)))
+            if election is not None
+            else b"null"
+        )
+        place_json = (
+            index.memo(("api.lookup.place", place_id), lambda: _render(geojson.place_summary(polling_place(place_id))))
+            if place_id is not None
+            else b"null"
+        )
+        body = b"".join((head[:-1], b',"election":', election_json, b',"polling_place":', place_json, b"}"))
+        return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
+
+
+def _render(data: Any) -> bytes:
+    """``data`` as the API's renderer writes it (so a spliced answer reads exactly like a rendered one)."""
+    return _RENDERER.render(data)
+
+
+_RENDERER = JSONRenderer()
 
 
 class ComplianceView(PublicView):
@@ -162,13 +186,17 @@ class ComplianceView(PublicView):
         responses={200: OpenApiTypes.OBJECT, 400: ERROR, 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        if (unchanged := self.not_modified()) is not None:
-            return unchanged
+        etag = self.etag()
+        client_has = self.request.headers.get("If-None-Match", "")
+        if _matches(client_has, etag, wildcard=False):
+            return HttpResponse(status=304, headers=self._cache_headers(etag))
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
         activity = parsing.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
         answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=self.index())
-        return self.cached(
+        if _matches(client_has, etag):  # "*": the request was valid, so there is a current answer it matches
+            return HttpResponse(status=304, headers=self._cache_headers(etag))
+        body = _render(
             {
                 "verdict": str(answer.verdict),
                 "verdicts": {a: str(v) for a, v in answer.verdicts.items()},
@@ -194,6 +222,7 @@ class ComplianceView(PublicView):
                 ],
             }
         )
+        return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
 
 
 class CountyListView(PublicView):

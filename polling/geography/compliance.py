@@ -9,6 +9,8 @@ from enum import StrEnum
 from polling.geography.spatial import GeographyIndex, ZoneHit
 from polling.models import BufferRule
 
+_ACTIVITIES: list[str] = list(BufferRule.Activity.values)
+
 
 class Verdict(StrEnum):
     PROHIBITED = "prohibited"
@@ -44,8 +46,7 @@ def compliance_at(
 ) -> Compliance:
     """The zones near (``lon``, ``lat``) with a fix good to ``accuracy_m`` metres, of ``activity`` or of every
     activity, and their verdicts."""
-    zones = index.zones_near(lon, lat, accuracy_m=accuracy_m, activity=activity)
-    covered = index.precinct_at(lon, lat) is not None
-    activities = [activity] if activity else list(BufferRule.Activity.values)
+    covered, zones = index.covered_and_zones_near(lon, lat, accuracy_m=accuracy_m, activity=activity)
+    activities = [activity] if activity else _ACTIVITIES
     verdicts = {a: verdict_of([h for h in zones if h.zone.rule.activity == a], covered=covered) for a in activities}
     return Compliance(verdict_of(zones, covered=covered), verdicts, covered, zones)

@@ -1,15 +1,21 @@
 """The public answer to "where do I vote?": the precinct holding a point, the election asked about (or the upcoming
-one of the precinct's state, by the county's calendar) and the polling place serving the precinct in it."""
+one of the precinct's state, by the county's calendar) and the polling place serving the precinct in it.
+
+Everything past the spatial query changes only with the geography version (which rules, elections and assignments
+raise too) or with the local date, so each part is read from the database once per index and kept with it
+(``GeographyIndex.memo``): a repeated answer costs dictionary reads, not queries.
+"""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from common.errors import DomainError
-from polling.geography.selectors import local_zone, upcoming_election_of_state
+from polling.geography.selectors import local_zone
 from polling.geography.spatial import GeographyIndex, PrecinctEntry
 from polling.models import County, Election, Entrance, PollingPlace, PrecinctAssignment
 
@@ -19,8 +25,8 @@ class Lookup:
     precinct: PrecinctEntry
     #: None when the state has no upcoming election.
     election: Election | None
-    #: With its entrances (by name) prefetched; None when the precinct has no polling place in the election.
-    polling_place: PollingPlace | None
+    #: None when the precinct has no polling place in the election (``polling_place`` reads it).
+    polling_place_id: int | None
 
 
 def lookup_at(*, lon: float, lat: float, election_id: int | None, index: GeographyIndex) -> Lookup:
@@ -29,25 +35,46 @@ def lookup_at(*, lon: float, lat: float, election_id: int | None, index: Geograp
     hit = index.precinct_at(lon, lat)
     if hit is None:
         raise DomainError("No precinct contains this point.", "no_precinct")
-    county = (
-        County.objects.select_related("jurisdiction")
-        .only("fips", "name", "jurisdiction__timezone", "timezone")
-        .get(pk=hit.county_id)
-    )
+    elections = index.memo(("lookup.elections", hit.jurisdiction_id), lambda: _elections_of(hit.jurisdiction_id))
     election: Election | None
     if election_id is not None:
-        election = Election.objects.filter(pk=election_id, jurisdiction_id=hit.jurisdiction_id).first()
+        election = elections.get(election_id)
         if election is None:
             raise DomainError("No such election for this precinct's state.", "election_not_found", field="election")
     else:
-        election = upcoming_election_of_state(hit.jurisdiction_id, timezone.localdate(timezone=local_zone(county)))
-    place = None
+        zone = index.memo(("lookup.zone", hit.county_id), lambda: _county_zone(hit.county_id))
+        today = timezone.localdate(timezone=zone)
+        # The first election on or after the local date, the earliest id first on a tie (as
+        # ``upcoming_election_of_state`` orders them).
+        election = next((e for e in elections.values() if e.date >= today), None)
+    place_id = None
     if election is not None:
-        assignment = (
-            PrecinctAssignment.objects.filter(election=election, precinct_id=hit.id)
-            .select_related("polling_place")
-            .prefetch_related(Prefetch("polling_place__entrances", queryset=Entrance.objects.order_by("name")))
-            .first()
-        )
-        place = assignment.polling_place if assignment is not None else None
-    return Lookup(hit, election, place)
+        chosen = election
+        place_id = index.memo(("lookup.assignment", chosen.pk, hit.id), lambda: _assigned_place_id(chosen, hit.id))
+    return Lookup(hit, election, place_id)
+
+
+def polling_place(pk: int) -> PollingPlace:
+    """A polling place as a lookup shows it, with its entrances by name."""
+    return PollingPlace.objects.prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name"))).get(
+        pk=pk
+    )
+
+
+def _elections_of(jurisdiction_id: int) -> dict[int, Election]:
+    """Every election of a state by id, in (date, id) order: a state holds a handful a year."""
+    return {e.pk: e for e in Election.objects.filter(jurisdiction_id=jurisdiction_id).order_by("date", "pk")}
+
+
+def _county_zone(county_id: int) -> zoneinfo.ZoneInfo:
+    county = County.objects.select_related("jurisdiction").only("jurisdiction__timezone", "timezone").get(pk=county_id)
+    return local_zone(county)
+
+
+def _assigned_place_id(election: Election, precinct_id: int) -> int | None:
+    place_id: int | None = (
+        PrecinctAssignment.objects.filter(election=election, precinct_id=precinct_id)
+        .values_list("polling_place_id", flat=True)
+        .first()
+    )
+    return place_id

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+from typing import Any
 
-from polling.models import GeographyVersion
+from django.db import connections, models, router, transaction
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+
+from polling.models import (
+    BufferRule,
+    County,
+    Election,
+    Entrance,
+    GeographyVersion,
+    Jurisdiction,
+    PollingPlace,
+    Precinct,
+    PrecinctAssignment,
+)
+
+#: What the spatial index and the public answers kept with it (``GeographyIndex.memo``) are derived from. A save or
+#: a delete of any of them through the ORM raises the version (``connect_signals``); bulk writes (``bulk_create``,
+#: ``update``), which send no signals, call ``geography_version_bump`` themselves, as the importer and the admin do.
+VERSIONED_MODELS: tuple[type[models.Model], ...] = (
+    Jurisdiction,
+    BufferRule,
+    County,
+    Precinct,
+    PollingPlace,
+    Entrance,
+    Election,
+    PrecinctAssignment,
+)
 
 
 def geography_version_bump() -> None:
@@ -18,4 +45,30 @@ def geography_version_bump() -> None:
 
 
 def geography_version() -> int:
-    return GeographyVersion.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+    """The current version, read from the database the router picks for it (a mirror for a public read).
+
+    Every public request reads it, so it is one plain statement: the ORM would spend more building the query than
+    the database spends answering it."""
+    alias = router.db_for_read(GeographyVersion)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+_VERSION_SQL = f"SELECT value FROM {GeographyVersion._meta.db_table} WHERE id = 1"  # noqa: S608 - a fixed name
+
+
+def _bumped_by_change(sender: type[models.Model], *, raw: bool = False, **kwargs: Any) -> None:
+    if raw:  # loaddata writes rows as they are; whoever loads fixtures into a live service bumps after
+        return
+    # In the writer's transaction when it has one (both commit or neither); else right after its autocommitted
+    # write, in a transaction of its own.
+    with transaction.atomic():
+        geography_version_bump()
+
+
+def connect_signals() -> None:
+    for model in VERSIONED_MODELS:
+        post_save.connect(_bumped_by_change, sender=model, dispatch_uid=f"geography_version:save:{model.__name__}")
+        post_delete.connect(_bumped_by_change, sender=model, dispatch_uid=f"geography_version:delete:{model.__name__}")

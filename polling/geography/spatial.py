@@ -16,8 +16,9 @@ import math
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import shapely
@@ -30,11 +31,14 @@ from polling.geography.zones import Zone, zones_for
 from polling.models import BufferRule, County, Entrance, PollingPlace, Precinct
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: How far beyond a zone's limit (plus the GPS accuracy) a zone is still listed as "within reach".
 REACH_BEYOND_LIMIT_M = 100.0
 #: Drawn zone polygons kept per process (about 300 vertices each: ~20 kB, so ~100 MB at most).
 ZONE_POLYGON_CACHE_SIZE = 5000
+#: Answers kept per index (``GeographyIndex.memo``): a lookup answer is under 1 kB, so ~50 MB at most.
+MEMO_SIZE = 50_000
 #: Metres per degree of latitude, rounded down (the true value is 110,574 to 111,694 m): converting a distance to
 #: degrees with it can only widen a search box, never miss a candidate.
 _M_PER_DEG_LAT_MIN = 110_000.0
@@ -111,6 +115,9 @@ class GeographyIndex:
         # Drawn zones, most recently used last; bounded so a crawler cannot grow a worker without limit.
         self._polygons: OrderedDict[tuple[int, str], shapely.Geometry] = OrderedDict()
         self._polygons_lock = threading.Lock()
+        # Answers derived from this version of the geography (``memo``), most recently used last.
+        self._memo: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._memo_lock = threading.Lock()
         self.place_names = place_names
         self.max_limit_m = max_limit_m
         boxes, owners = [], []
@@ -140,10 +147,32 @@ class GeographyIndex:
                 self._polygons.popitem(last=False)
         return polygon
 
+    def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, kept with this index: for answers that change only with the geography version (which
+        also covers rules, elections and assignments), so they live and die with the index built from it. Bounded
+        (``MEMO_SIZE``, least recently used out). ``compute`` must read the database only after the version this
+        index was asked for was read, so what it keeps is never older than the index."""
+        with self._memo_lock:
+            try:
+                value = self._memo[key]
+            except KeyError:
+                pass
+            else:
+                self._memo.move_to_end(key)
+                return value  # type: ignore[return-value]
+        value = compute()
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
+
     def precinct_at(self, lon: float, lat: float) -> PrecinctEntry | None:
         """The precinct covering the point. On a shared edge or vertex several do: the one with the smallest
         (county FIPS, precinct code) is chosen, so every process and every request gives the same answer."""
-        point = Point(lon, lat)
+        return self._precinct_covering(shapely.points((lon, lat)))
+
+    def _precinct_covering(self, point: Point) -> PrecinctEntry | None:
         candidates = self._precinct_tree.query(point)
         if len(candidates) == 0:
             return None
@@ -163,11 +192,33 @@ class GeographyIndex:
         geometry.check_lonlat(lon, lat)
         if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
             raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
-        boxes = _reach_boxes((lon, lat, lon, lat), accuracy_m)
-        found = np.unique(np.concatenate([self._zone_tree.query(shapely.box(*b)) for b in boxes]))
+        return self._zones_reaching(lon, lat, shapely.points((lon, lat)), accuracy_m, activity)
+
+    def covered_and_zones_near(
+        self, lon: float, lat: float, *, accuracy_m: float = 0.0, activity: str | None = None
+    ) -> tuple[bool, list[ZoneHit]]:
+        """Whether a precinct covers the point, and ``zones_near``: the two questions of a compliance answer."""
+        geometry.check_lonlat(lon, lat)
+        if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
+            raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
+        point = shapely.points((lon, lat))
+        return self._precinct_covering(point) is not None, self._zones_reaching(lon, lat, point, accuracy_m, activity)
+
+    def _zones_reaching(
+        self, lon: float, lat: float, point: Point, accuracy_m: float, activity: str | None
+    ) -> list[ZoneHit]:
+        if accuracy_m == 0.0:
+            # The reach boxes already hold each zone's reach: a box containing the point is a candidate.
+            found = self._zone_tree.query(point)
+        else:
+            boxes = _reach_boxes((lon, lat, lon, lat), accuracy_m)
+            found = np.concatenate([self._zone_tree.query(shapely.box(*b)) for b in boxes])
+        if len(found) == 0:
+            return []
         hits: list[ZoneHit] = []
         distances: dict[tuple[int, str], float] = {}  # rules measured from the same reference share one distance
-        for owner in np.unique(self._zone_owner[found]):
+        owners = self._zone_owner[found]
+        for owner in (np.unique(owners) if len(owners) > 1 else owners).tolist():
             zone = self.zones[owner]
             if activity is not None and zone.rule.activity != activity:
                 continue

@@ -92,6 +92,9 @@ def check_lonlat_values(lon: object, lat: object, where: str, path: str | None) 
 def check_lonlat(lon: float, lat: float) -> None:
     """Validate a single query point (e.g. a GPS fix): numbers, finite, longitude in [-180, 180], latitude in
     [-90, 90]. Raises :class:`GeometryError` with the same codes as :func:`parse_geojson`."""
+    # The common case, plain floats in range (NaN fails both comparisons), settled without the general checks.
+    if type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
+        return
     check_lonlat_values(lon, lat, "the location", None)
 
 

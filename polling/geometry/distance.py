@@ -25,7 +25,17 @@ from polling.geometry.units import metres_to_feet
 _FAR_M: Final = 1_000_000.0
 
 
+#: Up to this many reference points, one scalar geodesic inverse each: the same solver on the same doubles as the
+#: array form (so the same result to the bit), without building arrays for a polling place's few entrances.
+_SCALAR_POINTS: Final = 8
+
+
 def _distance_to_points(lon: float, lat: float, prepared: Prepared) -> float:
+    if prepared.lon.size <= _SCALAR_POINTS:
+        inv = GEOD.inv
+        return float(
+            min(inv(lon, lat, a, b)[2] for a, b in zip(prepared.lon.tolist(), prepared.lat.tolist(), strict=True))
+        )
     _, dist = geodesics_from(lon, lat, prepared.lon, prepared.lat)
     return float(np.min(dist))
 

@@ -17,6 +17,7 @@ import shapely
 from geographiclib.geodesic import Geodesic
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from polling.geometry import (
@@ -358,3 +359,32 @@ def test_outline_zone_boundary_lies_on_the_limit(building: Building, limit: floa
     for lon, lat in rng.sample(points, 12):
         d = outline_distance(lon, lat, building.ring)
         assert limit - MAX_ERROR_M - 1e-8 <= d <= limit + 1e-8
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(
+    n=st.integers(min_value=1, max_value=12),
+    lon=st.floats(min_value=-180, max_value=180),
+    lat=st.floats(min_value=-90, max_value=90),
+    spread=st.sampled_from([1e-5, 1e-3, 1.0, 90.0]),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_few_and_many_entrances_give_the_distance_of_the_same_solver_to_the_bit(n, lon, lat, spread, seed):
+    # Up to 8 points take scalar geodesic inverses, more take the array form: both must be GeographicLib's minimum.
+    rnd = random.Random(seed)
+    points = [
+        (
+            max(-180.0, min(180.0, lon + rnd.uniform(-spread, spread))),
+            max(-90.0, min(90.0, lat + rnd.uniform(-spread, spread))),
+        )
+        for _ in range(n)
+    ]
+    qlon = max(-180.0, min(180.0, lon + rnd.uniform(-spread, spread)))
+    qlat = max(-90.0, min(90.0, lat + rnd.uniform(-spread, spread)))
+    reference = Reference(shapely.MultiPoint(points) if n > 1 else Point(points[0]), points[0])
+    ours = geodesic_distance_m(qlon, qlat, reference)
+    truth = min(WGS84.Inverse(qlat, qlon, plat, plon)["s12"] for plon, plat in points)
+    assert abs(ours - truth) <= 1e-6  # GeographicLib in Python and PROJ's C agree to a few nanometres
+    lons, lats = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    array_form = float(np.min(Geod(ellps="WGS84").inv(np.full(n, qlon), np.full(n, qlat), lons, lats)[2]))
+    assert ours == array_form
