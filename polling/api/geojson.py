@@ -93,8 +93,9 @@ def place_summary(place: PollingPlace) -> dict[str, Any]:
         "code": place.code,
         "name": place.name,
         "address": place.address,
-        "lon": round(place.location.x, POINT_PRECISION),
-        "lat": round(place.location.y, POINT_PRECISION),
+        # A place whose coordinates are not known yet is shown by its address alone.
+        "lon": round(place.location.x, POINT_PRECISION) if place.location is not None else None,
+        "lat": round(place.location.y, POINT_PRECISION) if place.location is not None else None,
         "accessibility_notes": place.accessibility_notes,
         "entrances": [entrance_dict(e) for e in place.entrances.all()],
     }

@@ -6,6 +6,7 @@ urlpatterns = [
     path("incidents/", include("polling.api.incident_urls")),
     path("lookup/", views.LookupView.as_view(), name="lookup"),
     path("compliance/", views.ComplianceView.as_view(), name="compliance"),
+    path("elections/", include("polling.api.election_urls")),
     path("counties/", views.CountyListView.as_view(), name="county-list"),
     path("precincts/", views.PrecinctListView.as_view(), name="precinct-list"),
     path("precincts/<int:pk>/", views.PrecinctDetailView.as_view(), name="precinct-detail"),

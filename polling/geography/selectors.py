@@ -79,9 +79,11 @@ def polling_places(
     *, county_fips: str | None = None, bbox: Box | None = None, detail: bool = True
 ) -> QuerySet[PollingPlace]:
     """Polling places (with their county and their entrances by name) of a county and meeting ``bbox``, by county
-    and code; without ``detail``, leaving out the building outline and accessibility notes."""
+    and code; without ``detail``, leaving out the building outline and accessibility notes. Only located places: one
+    whose coordinates are not known yet is no map feature (it is shown by its address where it serves a precinct)."""
     qs = (
-        PollingPlace.objects.select_related("county")
+        PollingPlace.objects.filter(location__isnull=False)
+        .select_related("county")
         .defer("county__boundary")
         .prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name")))
         .order_by("county__fips", "code")
@@ -89,6 +91,16 @@ def polling_places(
     if not detail:
         qs = qs.defer("building", "accessibility_notes")
     return _in_box(_in_county(qs, county_fips), bbox)
+
+
+def elections(*, state: str | None = None) -> QuerySet[Election]:
+    """Elections (with their state) of every state or of the state with the postal code ``state``, by date."""
+    qs = Election.objects.select_related("jurisdiction").order_by("date", "jurisdiction__code", "name", "pk")
+    return qs.filter(jurisdiction__code=state) if state is not None else qs
+
+
+def state_exists(code: str) -> bool:
+    return Jurisdiction.objects.filter(code=code).exists()
 
 
 def polling_place_exists(pk: int) -> bool:

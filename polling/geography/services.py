@@ -15,9 +15,11 @@ from polling.models import (
     Entrance,
     GeographyVersion,
     Jurisdiction,
+    LocationHours,
     PollingPlace,
     Precinct,
     PrecinctAssignment,
+    VoteCenter,
 )
 
 #: What the spatial index and the public answers kept with it (``GeographyIndex.memo``) are derived from. A save or
@@ -32,6 +34,8 @@ VERSIONED_MODELS: tuple[type[models.Model], ...] = (
     Entrance,
     Election,
     PrecinctAssignment,
+    LocationHours,
+    VoteCenter,
 )
 
 

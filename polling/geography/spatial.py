@@ -251,7 +251,7 @@ def build_index(version: int) -> GeographyIndex:
     names: dict[int, str] = {}
     places = (
         PollingPlace.objects.order_by("pk")
-        .only("id", "name", "county_id", "location", "building")
+        .only("id", "name", "county_id", "location", "building", "is_election_day", "is_early_voting", "is_drop_box")
         .prefetch_related(
             Prefetch("entrances", queryset=Entrance.objects.only("id", "polling_place_id", "location", "in_use"))
         )

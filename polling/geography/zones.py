@@ -69,11 +69,44 @@ def resolve_reference(place: PollingPlace, measured_from: str) -> tuple[str, boo
     return "location", True, location
 
 
+_KINDS = ("is_election_day", "is_early_voting", "is_drop_box")
+
+
+def rules_covering(place: PollingPlace, rules: Iterable[BufferRule]) -> list[BufferRule]:
+    """The rules that apply at ``place``: those of voting sites at an election-day or early-voting site, those of
+    drop boxes at a drop box; one per activity (where both apply, the wider distance, else the voting sites').
+
+    A caller that did not load the place's kinds gets today's answer without a query per place: an election-day
+    site, not a drop box."""
+    rules = list(rules)
+    if set(_KINDS) & place.get_deferred_fields():
+        voting, drop_box = True, False
+    else:
+        voting, drop_box = place.is_election_day or place.is_early_voting, place.is_drop_box
+    chosen: dict[str, BufferRule] = {}
+    for rule in rules:
+        voting_rule = rule.applies_to == BufferRule.AppliesTo.VOTING_SITES
+        if not (voting if voting_rule else drop_box):
+            continue
+        held = chosen.get(rule.activity)
+        # The wider distance; on a tie the voting sites' rule, whatever order the rules came in.
+        if held is None or (rule.distance_ft, voting_rule) > (
+            held.distance_ft,
+            held.applies_to == rule.AppliesTo.VOTING_SITES,
+        ):
+            chosen[rule.activity] = rule
+    return [r for r in rules if chosen.get(r.activity) is r]
+
+
 def zones_for(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Zone]:
-    """Every zone of ``place`` under ``rules`` (the rules of its jurisdiction), in rule order."""
+    """Every zone of ``place`` under ``rules`` (the rules of its jurisdiction) that cover its kind of site, in rule
+    order; none for a place whose coordinates are not known yet (a zone drawn around a guessed point would be a false
+    answer)."""
+    if place.location is None:
+        return []
     center = (place.location.x, place.location.y)
     zones = []
-    for rule in rules:
+    for rule in rules_covering(place, rules):
         kind, approximate, ref_geom = resolve_reference(place, rule.measured_from)
         reference = geometry.Reference(geometry=ref_geom, center=center)
         zones.append(

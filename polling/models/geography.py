@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
 from polling.models.fields import BoundField, GeometryField
@@ -35,6 +36,14 @@ code_validator = RegexValidator(
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError("%(value)s is not an IANA time zone name.", params={"value": value})
+
+
+class PlaceKind(models.TextChoices):
+    """What a polling place is used for (VIP 6.0: a PollingLocation, ``IsEarlyVoting``, ``IsDropBox``)."""
+
+    ELECTION_DAY = "election_day", "Election-day site"
+    EARLY_VOTING = "early_voting", "Early-voting site"
+    DROP_BOX = "drop_box", "Drop box"
 
 
 class Bounded(models.Model):
@@ -75,7 +84,16 @@ class Jurisdiction(models.Model):
 
 
 class BufferRule(models.Model):
-    """A distance around a polling place inside which an activity is banned, and what it is measured from."""
+    """A distance around a polling place inside which an activity is banned, and what it is measured from.
+
+    A rule covers the sites where voting happens (election-day and early-voting sites), or drop boxes where the
+    state's law bans the activity near them too (``applies_to``); a state has at most one rule per activity and
+    kind of site.
+    """
+
+    class AppliesTo(models.TextChoices):
+        VOTING_SITES = "voting_sites", "Election-day and early-voting sites"
+        DROP_BOXES = "drop_boxes", "Ballot drop boxes"
 
     class Activity(models.TextChoices):
         CAMPAIGNING = "campaigning", "Campaigning (electioneering)"
@@ -98,14 +116,22 @@ class BufferRule(models.Model):
     measured_from = models.CharField(max_length=20, choices=MeasuredFrom.choices)
     citation = models.CharField(max_length=200, help_text="Statute, regulation or guidance the rule rests on.")
     note = models.TextField(blank=True)
+    applies_to = models.CharField(
+        max_length=20,
+        choices=AppliesTo.choices,
+        default=AppliesTo.VOTING_SITES,
+        help_text="The kind of site the distance is kept from.",
+    )
 
     class Meta:
-        ordering = ["jurisdiction__code", "activity"]
+        # Voting sites' rule first ("voting_sites" > "drop_boxes"): a caller taking the first rule of an activity
+        # gets the polling-place rule, as before drop-box rules existed.
+        ordering = ["jurisdiction__code", "activity", "-applies_to"]
         constraints = [
             models.UniqueConstraint(
-                fields=["jurisdiction", "activity"],
-                name="polling_bufferrule_one_per_activity",
-                violation_error_message="This jurisdiction already has a rule for that activity.",
+                fields=["jurisdiction", "activity", "applies_to"],
+                name="polling_bufferrule_one_per_activity_and_site",
+                violation_error_message="This jurisdiction already has a rule for that activity at that kind of site.",
             ),
             models.CheckConstraint(
                 condition=Q(distance_ft__gt=0),
@@ -120,7 +146,10 @@ class BufferRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.jurisdiction.code}: no {self.activity} within {self.distance_ft} ft of {self.measured_from}"
+        site = " (drop boxes)" if self.applies_to == self.AppliesTo.DROP_BOXES else ""
+        return (
+            f"{self.jurisdiction.code}: no {self.activity} within {self.distance_ft} ft of {self.measured_from}{site}"
+        )
 
     @property
     def distance_m(self) -> float:
@@ -180,13 +209,27 @@ class Precinct(Bounded):
 
 
 class PollingPlace(Bounded):
-    """A building where people vote: its location, optional outline, entrances and accessibility notes."""
+    """A site where people vote or return ballots: its kinds (an election-day site, an early-voting site, a drop box,
+    or several), its location, optional outline, entrances and accessibility notes.
+
+    The location may be unknown yet (a feed gave only the address): such a place is shown by its address, has no
+    buffer zones and is listed for a commissioner to locate (``located``).
+    """
 
     county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="polling_places")
     code = models.CharField(max_length=32, validators=[code_validator])
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300)
-    location = GeometryField(geom_types=("Point",))
+    is_election_day = models.BooleanField(
+        "election-day site", default=True, help_text="Voters vote here on election day."
+    )
+    is_early_voting = models.BooleanField(
+        "early-voting site", default=False, help_text="Voters vote here on early-voting days."
+    )
+    is_drop_box = models.BooleanField("drop box", default=False, help_text="Voters return ballots here.")
+    location = GeometryField(
+        geom_types=("Point",), null=True, blank=True, help_text="Empty while the coordinates are not known."
+    )
     building = GeometryField(geom_types=POLYGONAL, null=True, blank=True, help_text="Outline of the building.")
     accessibility_notes = models.TextField(blank=True)
 
@@ -200,12 +243,20 @@ class PollingPlace(Bounded):
                 name="polling_pollingplace_code_unique_in_county",
                 violation_error_message="A polling place with this code already exists in this county.",
             ),
+            models.CheckConstraint(
+                condition=Q(is_election_day=True) | Q(is_early_voting=True) | Q(is_drop_box=True),
+                name="polling_pollingplace_has_a_kind",
+                violation_error_message="A polling place is an election-day site, an early-voting site or a drop "
+                "box (or several).",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
     def clean(self) -> None:
+        if self.building is not None and self.location is None:
+            raise ValidationError({"building": "Give the polling place's coordinates before its building outline."})
         if self.location is not None and self.building is not None:
             spread = geometry.farthest_vertex_m(self.location.x, self.location.y, self.building)
             if spread > MAX_SITE_RADIUS_M:
@@ -217,7 +268,23 @@ class PollingPlace(Bounded):
                 )
 
     @property
+    def located(self) -> bool:
+        """Whether the coordinates are known (an unsaved instance holds b"" until a geometry is given)."""
+        return isinstance(self.location, BaseGeometry) and not self.location.is_empty
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of site this is, as ``PlaceKind`` values in a fixed order."""
+        flags = (
+            (PlaceKind.ELECTION_DAY, self.is_election_day),
+            (PlaceKind.EARLY_VOTING, self.is_early_voting),
+            (PlaceKind.DROP_BOX, self.is_drop_box),
+        )
+        return [kind.value for kind, on in flags if on]
+
+    @property
     def lon(self) -> float:
+        """Longitude of a located place (check ``located`` first)."""
         return float(self.location.x)
 
     @property
@@ -251,6 +318,8 @@ class Entrance(models.Model):
         if self.location is None or not self.polling_place_id:
             return
         site = PollingPlace.objects.values_list("location", flat=True).get(pk=self.polling_place_id)
+        if site is None:
+            raise ValidationError({"location": "Give the polling place its coordinates before its entrances."})
         spread = geometry.farthest_vertex_m(site.x, site.y, self.location)
         if spread > MAX_SITE_RADIUS_M:
             raise ValidationError(

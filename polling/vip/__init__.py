@@ -1,6 +1,7 @@
 """Voting Information Project (VIP) 6.0 feeds, out (``export``) and in (``import_``), for what the model holds:
 the state, its counties (VIP localities), an election, precincts with their boundaries (a shapefile in the feed,
-checksummed), election-day polling places and which place serves which precinct.
+checksummed), polling places of every kind (election-day sites, early-voting sites, drop boxes) with their hours,
+which place serves which precinct, and the county vote centers (``locations``).
 
 Ids: VIP ids are XML ``ID``s (no spaces or slashes), our codes are not, so a code is carried in the id with every
 character outside ``[A-Za-z0-9.-]`` written ``_hh`` (hex); ``code_of_id`` reads it back, and a foreign feed's own id

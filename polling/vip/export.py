@@ -2,8 +2,10 @@
 boundaries as a WGS84 shapefile (with its ``.prj``), referenced from each Precinct's ``SpatialBoundary`` by the
 file's SHA-256 and the feature's index.
 
-What VIP cannot carry of ours is left out (entrances, building outlines, accessibility notes); typed locations
-(early voting, drop boxes) and their hours are a later step.
+Every kind of polling location is written with its ``IsEarlyVoting`` / ``IsDropBox`` flags, its hours in the
+election (``HoursOpen``, see ``polling.vip.locations``) and its ``LatLng`` when known; a precinct served by its
+county's vote centers lists them all. What VIP cannot carry of ours is left out (entrances, building outlines,
+accessibility notes).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import shapely
 from django.utils import timezone
 
 from polling.geography.selectors import state_zone
-from polling.models import County, Election, PollingPlace, Precinct, PrecinctAssignment
+from polling.models import County, Election, LocationHours, PollingPlace, Precinct, PrecinctAssignment, VoteCenter
 from polling.vip import FEED_XML, SCHEMA_VERSION, SHAPES_LAYER, SHAPES_ZIP, place_id, precinct_id
+from polling.vip.locations import schedules
 
 SCHEMA = Path(__file__).resolve().parent / "schema" / "vip_spec.xsd"
 #: "2650 Sample Rd, Washington, MS 39190" → Line1, City, State, Zip.
@@ -129,6 +132,33 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
     )
     served = dict(PrecinctAssignment.objects.filter(election=election).values_list("precinct_id", "polling_place_id"))
     place_ids = {p.pk: place_id(p.county.fips, p.code) for p in places}
+    centers_by_id: dict[int, list[int]] = {}
+    for county_id, pk in (
+        VoteCenter.objects.filter(election=election, polling_place__county__jurisdiction=state)
+        .order_by("polling_place__code")
+        .values_list("polling_place__county_id", "polling_place_id")
+    ):
+        centers_by_id.setdefault(county_id, []).append(pk)
+    centers = {county_id: [place_ids[pk] for pk in pks] for county_id, pks in centers_by_id.items()}
+    hours: dict[int, list[LocationHours]] = {}
+    for row in LocationHours.objects.filter(election=election, polling_place__county__jurisdiction=state):
+        hours.setdefault(row.polling_place_id, []).append(row)
+    election_day_sites = set(served.values()) | {pk for pks in centers_by_id.values() for pk in pks}
+    for place in places:
+        # An election-day site with hours of its own keeps the election's polling hours on election day (implied
+        # for us, not for a VIP reader, who would take an early-voting site listed by a precinct for early voting).
+        own = hours.get(place.pk)
+        if own and place.pk in election_day_sites and all(h.date != election.date for h in own):
+            own.append(
+                LocationHours(
+                    polling_place=place,
+                    election=election,
+                    date=election.date,
+                    opens=election.polls_open,
+                    closes=election.polls_close,
+                    timezone=place.county.timezone or state.timezone,
+                )
+            )
     shapes = _shapefile_zip(precincts) if precincts else b""
     checksum = hashlib.sha256(shapes).hexdigest()
 
@@ -144,8 +174,8 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
     _sub(element, "IsStatewide", "true")
     _text(element, "Name", election.name)
     _sub(element, "StateId", f"st{state.fips}")
-    hours = _sub(root, "HoursOpen", id=f"ho{election.pk}")
-    schedule = _sub(hours, "Schedule")
+    polls = _sub(root, "HoursOpen", id=f"ho{election.pk}")
+    schedule = _sub(polls, "Schedule")
     span = _sub(schedule, "Hours")
     _sub(span, "StartTime", _clock(election, election.polls_open))
     _sub(span, "EndTime", _clock(election, election.polls_close))
@@ -181,6 +211,9 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
         _sub(element, "Name", precinct.name)
         if precinct.pk in served:
             _sub(element, "PollingLocationIds", place_ids[served[precinct.pk]])
+        elif centers.get(precinct.county_id):
+            # Served by every vote center of its county: VIP lists them all on the precinct.
+            _sub(element, "PollingLocationIds", " ".join(centers[precinct.county_id]))
         feature = _sub(_sub(element, "SpatialBoundary"), "ExternalGeospatialFeature")
         _sub(feature, "ExternalFileId", "ef1")
         _sub(feature, "FileFormat", "shp")
@@ -189,12 +222,27 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
     for place in places:
         element = _sub(root, "PollingLocation", id=place_ids[place.pk])
         _address(element, place.address)
-        _sub(element, "IsDropBox", "false")
-        _sub(element, "IsEarlyVoting", "false")
-        latlng = _sub(element, "LatLng")
-        _sub(latlng, "Latitude", repr(place.lat))
-        _sub(latlng, "Longitude", repr(place.lon))
+        if place.pk in hours:
+            _sub(element, "HoursOpenId", f"ho-{place_ids[place.pk]}")
+        _sub(element, "IsDropBox", "true" if place.is_drop_box else "false")
+        _sub(element, "IsEarlyVoting", "true" if place.is_early_voting else "false")
+        if place.located:
+            latlng = _sub(element, "LatLng")
+            _sub(latlng, "Latitude", repr(place.lat))
+            _sub(latlng, "Longitude", repr(place.lon))
         _sub(element, "Name", place.name)
+    for place in places:
+        if place.pk not in hours:
+            continue
+        element = _sub(root, "HoursOpen", id=f"ho-{place_ids[place.pk]}")
+        for start, end, spans in schedules(hours[place.pk]):
+            schedule = _sub(element, "Schedule")
+            for opens, closes in spans:
+                span = _sub(schedule, "Hours")
+                _sub(span, "StartTime", opens)
+                _sub(span, "EndTime", closes)
+            _sub(schedule, "StartDate", start.isoformat())
+            _sub(schedule, "EndDate", end.isoformat())
 
     ET.indent(root)
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -24,9 +24,19 @@ from shapely.geometry import mapping, shape
 from polling.geography.importer import parse, rows
 from polling.geography.importer.rows import GeographyImportError, ImportIssue, ImportResult
 from polling.geography.importer.write import geography_upsert
+from polling.geography.services import geography_version_bump
 from polling.models import County, Election, Jurisdiction, PollingPlace
 from polling.vip import code_of_id
 from polling.vip.feed import Bundle, Feed, Shapes, child, identifiers, index_feed, intl, parse_xml
+from polling.vip.locations import (
+    FeedLocations,
+    LocationRow,
+    LocationsResult,
+    check_unlocated,
+    flag,
+    locations_write,
+    read_hours,
+)
 
 _TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2})(?:Z|[+-]\d{2}:\d{2})\Z")
 #: Our field names, as the VIP element names them (in the messages of the reused checks).
@@ -44,12 +54,14 @@ class VipImportResult:
     election: str
     election_created: bool
     geography: ImportResult
-    #: Locations kept out (drop boxes and early-voting sites: a later step), and other remarks.
+    #: Kinds, hours, vote centers and places without coordinates (``polling.vip.locations``).
+    locations: LocationsResult = field(default_factory=LocationsResult)
+    #: Remarks on what was read but not stored.
     skipped: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return self.election_created or self.geography.changed
+        return self.election_created or self.geography.changed or self.locations.changed
 
 
 def _state(feed: Feed, element: Element) -> Jurisdiction | None:
@@ -225,15 +237,31 @@ def import_vip(*, path: Path, repair: bool = False) -> VipImportResult:
             prepared = None
         if errors.issues or prepared is None:
             raise GeographyImportError(errors.issues)
-    election, new_election, precinct_rows, place_rows, skipped, notes = prepared
+    election, new_election, precinct_rows, place_rows, feed_locations, skipped, notes = prepared
     with transaction.atomic():
         created = False
         if election is None:
             election, created = Election.objects.get_or_create(**(new_election or {}))
         result = geography_upsert(counties=[], precincts=precinct_rows, polling_places=place_rows, election=election)
+        locations = locations_write(election=election, feed_locations=feed_locations, source=path.name)
+        if (created or locations.changed) and not result.changed:
+            geography_version_bump()  # what a lookup answers changed: every process must see it
     result.notes = notes
     result.warnings[:0] = errors.warnings
-    return VipImportResult(str(election), created, result, skipped)
+    return VipImportResult(str(election), created, result, locations, skipped)
+
+
+def _held_locations(feed: Feed, elements: dict[str, Element], counties: dict[str, County]) -> dict[str, Any]:
+    """The stored coordinates of the feed's places we hold located, by VIP id: a feed without ``LatLng`` for
+    them must not erase them."""
+    keys = {vip_id: (counties[vip_id].pk, code_of_id(vip_id)) for vip_id in elements if vip_id in counties}
+    held = {
+        (p.county_id, p.code): p.location
+        for p in PollingPlace.objects.filter(
+            county_id__in={k[0] for k in keys.values()}, code__in={k[1] for k in keys.values()}, location__isnull=False
+        ).only("county_id", "code", "location")
+    }
+    return {vip_id: held[key] for vip_id, key in keys.items() if key in held}
 
 
 def _keep_what_vip_lacks(place_rows: list[rows.PollingPlaceRow]) -> list[rows.PollingPlaceRow]:
@@ -268,15 +296,24 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
     shapes = Shapes(feed, bundle, tmp)
     skipped: list[str] = []
 
-    # Polling locations: drop boxes and early-voting-only sites are a later step.
-    places: dict[str, Element] = {}
-    for element in feed.of("PollingLocation"):
-        if (child(element, "IsDropBox") or "false") in ("true", "1") or (
-            child(element, "IsEarlyVoting") or "false"
-        ) in ("true", "1"):
-            skipped.append(f"PollingLocation '{element.get('id')}' (a drop box or early-voting site: not read yet)")
-        else:
-            places[element.get("id", "")] = element
+    # Every kind of polling location; a plain one (neither flag) is an election-day site.
+    places: dict[str, Element] = {e.get("id", ""): e for e in feed.of("PollingLocation")}
+    plain = {vip_id for vip_id, e in places.items() if not (flag(e, "IsDropBox") or flag(e, "IsEarlyVoting"))}
+    election_day: set[str] = set(plain)
+    vote_centers: set[str] = set()
+    feed_locations = FeedLocations()
+    election_date = election.date if election is not None else (new_election or {}).get("date")
+    place_hours = {
+        vip_id: read_hours(feed, element, election_date) if election_date is not None else ()
+        for vip_id, element in places.items()
+    }
+
+    def open_on_election_day(ref: str) -> bool:
+        """A flagged location a precinct lists serves it on election day when it is open then (an early-voting
+        site that is also a vote center); one open only before is listed as the precinct's early-voting site."""
+        spans = place_hours.get(ref) or ()
+        return not flag(places[ref], "IsDropBox") and any(day == election_date for day, _, _ in spans)
+
     place_county: dict[str, County] = {}
     for element in feed.of("Locality"):
         for n, ref in enumerate(_ids(element, "PollingLocationIds")):
@@ -306,21 +343,20 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
             continue
         codes[key] = element.get("id", "")
         refs = _ids(element, "PollingLocationIds")
-        chosen = []
+        listed = []
         for n, ref in enumerate(refs):
             if feed.by_id.get(ref) is None or feed.by_id[ref].tag != "PollingLocation":
                 feed.ref(element, f"PollingLocationIds[{n}]", ref, "PollingLocation")
-            elif ref in places:
-                chosen.append(ref)
+            else:
+                listed.append(ref)
+        chosen = [r for r in listed if r in plain or open_on_election_day(r)]
+        election_day.update(chosen)
         if len(chosen) > 1:
-            feed.add(
-                element,
-                "PollingLocationIds",
-                f"lists {len(chosen)} election-day places; one per precinct is held today",
-            )
-            continue
+            vote_centers.update(chosen)
+            feed_locations.vote_center_precincts.add((county.fips, code))
         for ref in chosen:
-            served.setdefault(ref, []).append(code)
+            if len(chosen) == 1:
+                served.setdefault(ref, []).append(code)
             if ref in place_county and place_county[ref].pk != county.pk:
                 feed.add(
                     feed.by_id[ref],
@@ -339,11 +375,18 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
 
     place_features: list[Any] = []
     place_ids: list[str] = []
+    held = _held_locations(feed, places, place_county)
+    polls: tuple[Any, ...]
+    if election is not None:
+        polls = (election.date, election.polls_open, election.polls_close)
+    else:
+        polls = (election_date, (new_election or {}).get("polls_open"), (new_election or {}).get("polls_close"))
     for vip_id, element in places.items():
         county = place_county.get(vip_id)
         if county is None:
             feed.add(element, "id", "no Locality or Precinct of the feed lists it, so its county is unknown")
             continue
+        hours = place_hours[vip_id]
         latitude, longitude = child(element, "LatLng/Latitude"), child(element, "LatLng/Longitude")
         try:
             point = (
@@ -354,9 +397,37 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
         except ValueError:
             feed.add(element, "LatLng", "Latitude and Longitude must be numbers")
             continue
-        if point is None:
-            feed.add(element, "LatLng", "is required: a polling place without coordinates cannot be stored yet")
+        if point is None and vip_id in held:
+            # Coordinates we hold and the feed lacks are kept.
+            point = {"type": "Point", "coordinates": [held[vip_id].x, held[vip_id].y]}
+        code, name, address = code_of_id(vip_id), child(element, "Name"), _address(element)
+        row = LocationRow(
+            vip_id=vip_id,
+            county=county,
+            code=code,
+            name=name or "",
+            address=address or "",
+            is_election_day=vip_id in election_day,
+            is_early_voting=flag(element, "IsEarlyVoting"),
+            is_drop_box=flag(element, "IsDropBox"),
+            # An election-day site keeps the election's polling hours without a row of its own saying so.
+            hours=tuple(span for span in hours or () if vip_id not in election_day or span != polls),
+            precincts=tuple(served.get(vip_id, [])) if point is None else (),
+            located=point is not None,
+        )
+        if hours is None:
             continue
+        if vip_id in vote_centers:
+            feed_locations.vote_centers.add((county.fips, code))
+        if point is None:
+            if check_unlocated(feed, element, code, name, address):
+                feed_locations.rows.append(row)
+                feed.errors.warnings.append(
+                    f"{feed.label}: PollingLocation '{vip_id}', field 'LatLng': missing; stored by its address "
+                    "without buffer zones, and listed for a commissioner of the county"
+                )
+            continue
+        feed_locations.rows.append(row)
         place_ids.append(vip_id)
         place_features.append(
             {
@@ -401,4 +472,4 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
         )
         for w in feed.errors.warnings
     ]
-    return election, new_election, precinct_rows, place_rows, skipped, shapes.notes
+    return election, new_election, precinct_rows, place_rows, feed_locations, skipped, shapes.notes

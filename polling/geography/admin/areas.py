@@ -24,7 +24,7 @@ from polling.models import BufferRule, County, Jurisdiction, PollingPlace, Preci
 class BufferRuleInline(admin.TabularInline):
     model = BufferRule
     extra = 0
-    fields = ("activity", "distance_ft", "measured_from", "citation", "note")
+    fields = ("activity", "applies_to", "distance_ft", "measured_from", "citation", "note")
 
 
 @admin.register(Jurisdiction)
@@ -40,16 +40,23 @@ class JurisdictionAdmin(GeographyAdmin):
     @admin.display(description="Buffer rules")
     def rules_summary(self, obj: Jurisdiction) -> str:
         rules = obj.buffer_rules.all()
-        return "; ".join(f"{r.activity} {decimal_text(r.distance_ft)} ft from {r.measured_from}" for r in rules) or "—"
+        return (
+            "; ".join(
+                f"{r.activity} {decimal_text(r.distance_ft)} ft from {r.measured_from}"
+                + (" (drop boxes)" if r.applies_to == BufferRule.AppliesTo.DROP_BOXES else "")
+                for r in rules
+            )
+            or "—"
+        )
 
 
 @admin.register(BufferRule)
 class BufferRuleAdmin(GeographyAdmin):
-    list_display = ("jurisdiction", "activity", "distance_ft", "measured_from", "citation")
-    list_filter = ("activity", "measured_from", "jurisdiction")
+    list_display = ("jurisdiction", "activity", "applies_to", "distance_ft", "measured_from", "citation")
+    list_filter = ("activity", "applies_to", "measured_from", "jurisdiction")
     list_select_related = ("jurisdiction",)
     search_fields = ("jurisdiction__code", "jurisdiction__name", "citation")
-    ordering = ("jurisdiction__code", "activity")
+    ordering = ("jurisdiction__code", "activity", "-applies_to")
     autocomplete_fields = ("jurisdiction",)
 
 

@@ -1,5 +1,6 @@
-"""Admin pages of elections and of the precinct assignments (which polling place serves a precinct in an
-election)."""
+"""Admin pages of elections, of the precinct assignments (which polling place serves a precinct in an election) and
+of the vote centers (which serve the precincts of their county that have no assigned place) and of the dated hours
+of each place in an election."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from polling.geography.admin.base import CountyListFilter, GeographyAdmin, GeoModelAdmin, count_column, not_saved_yet
-from polling.models import County, Election, PrecinctAssignment
+from polling.models import County, Election, LocationHours, PrecinctAssignment, VoteCenter
 
 
 class AssignmentCountyListFilter(CountyListFilter):
@@ -71,3 +72,57 @@ class PrecinctAssignmentAdmin(GeoModelAdmin):
     @admin.display(description="County", ordering="precinct__county__fips")
     def county(self, obj: PrecinctAssignment) -> County:
         return obj.precinct.county
+
+
+class VoteCenterCountyListFilter(CountyListFilter):
+    county_path = "polling_place__county"
+    jurisdiction_parameter = "election__jurisdiction__id__exact"
+
+
+@admin.register(VoteCenter)
+class VoteCenterAdmin(GeoModelAdmin):
+    list_display = ("polling_place", "county", "election")
+    list_filter = (
+        ("election", admin.RelatedFieldListFilter),
+        ("election__jurisdiction", admin.RelatedFieldListFilter),
+        VoteCenterCountyListFilter,
+    )
+    list_select_related = ("election", "polling_place", "polling_place__county")
+    list_defer = (
+        "polling_place__location",
+        "polling_place__building",
+        "polling_place__accessibility_notes",
+        "polling_place__county__boundary",
+    )
+    search_fields = ("polling_place__code", "polling_place__name", "=polling_place__county__fips")
+    ordering = ("-election__date", "polling_place__county__fips", "polling_place__code")
+    autocomplete_fields = ("election", "polling_place")
+
+    @admin.display(description="County", ordering="polling_place__county__fips")
+    def county(self, obj: VoteCenter) -> County:
+        return obj.polling_place.county
+
+
+class HoursCountyListFilter(CountyListFilter):
+    county_path = "polling_place__county"
+    jurisdiction_parameter = "election__jurisdiction__id__exact"
+
+
+@admin.register(LocationHours)
+class LocationHoursAdmin(GeoModelAdmin):
+    """Local dates and wall-clock times; the zone defaults to the place's county's when left empty."""
+
+    fields = ("polling_place", "election", "date", "opens", "closes", "timezone")
+    list_display = ("polling_place", "election", "date", "opens", "closes", "timezone")
+    list_filter = (
+        ("election", admin.RelatedFieldListFilter),
+        ("election__jurisdiction", admin.RelatedFieldListFilter),
+        HoursCountyListFilter,
+    )
+    list_select_related = ("election", "polling_place")
+    list_defer = ("polling_place__location", "polling_place__building", "polling_place__accessibility_notes")
+    search_fields = ("polling_place__code", "polling_place__name", "=polling_place__county__fips")
+    ordering = ("-election__date", "polling_place__code", "date", "opens")
+    date_hierarchy = "date"
+    autocomplete_fields = ("election", "polling_place")
+    show_full_result_count = False

@@ -30,8 +30,13 @@ class PointForm(forms.ModelForm):
         help_text="WGS84 decimal degrees (e.g. 32.2988).",
     )
 
+    #: Whether the point may be left out (both fields empty): the model's point field is then set to None.
+    point_optional = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.point_optional:
+            self.fields["lon"].required = self.fields["lat"].required = False
         point = geometry_or_none(getattr(self.instance, self.point_field, None))
         if point is not None:
             self.initial.setdefault("lon", float(point.x))
@@ -40,6 +45,13 @@ class PointForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         lon, lat = cleaned.get("lon"), cleaned.get("lat")
+        if self.point_optional and lon is None and lat is None and not (self.has_error("lon") or self.has_error("lat")):
+            setattr(self.instance, self.point_field, None)
+            return cleaned
+        if self.point_optional and (lon is None) != (lat is None) and not self.errors:
+            missing = "lat" if lat is None else "lon"
+            self.add_error(missing, forms.ValidationError("Give both longitude and latitude, or neither.", "partial"))
+            return cleaned
         if lon is None or lat is None:
             return cleaned  # the field errors already say what is missing
         try:
@@ -61,6 +73,22 @@ class EntranceForm(PointForm):
 
 
 class PollingPlaceForm(PointForm):
+    """Coordinates may be left empty while they are not known: the place is then shown by its address only."""
+
+    point_optional = True
+
     class Meta:
         model = PollingPlace
-        fields = ("county", "code", "name", "address", "lon", "lat", "building", "accessibility_notes")
+        fields = (
+            "county",
+            "code",
+            "name",
+            "address",
+            "is_election_day",
+            "is_early_voting",
+            "is_drop_box",
+            "lon",
+            "lat",
+            "building",
+            "accessibility_notes",
+        )

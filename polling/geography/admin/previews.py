@@ -91,14 +91,14 @@ def county_preview(county: County | None) -> str:
             layers.append(svg.Layer(precinct.boundary, "outline", "precinct outline"))
     else:
         note = format_html("<p class='help'>{} precincts: too many to outline here.</p>", n_precincts)
-    for place in county.polling_places.only("id", "code", "location"):
+    for place in county.polling_places.filter(location__isnull=False).only("id", "code", "location"):
         layers.append(svg.Layer(place.location, "place", "polling place"))
     return _preview_html(layers, title=f"{county}: boundary, precincts and polling places", note=note)
 
 
 def _recent_places(precinct: Precinct) -> list[PollingPlace]:
     return list(
-        PollingPlace.objects.filter(assignments__precinct=precinct)
+        PollingPlace.objects.filter(assignments__precinct=precinct, location__isnull=False)
         .annotate(last_used=Max("assignments__election__date"))
         .select_related("county")
         .defer("county__boundary")

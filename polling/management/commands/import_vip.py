@@ -14,7 +14,8 @@ from polling.vip.import_ import import_vip
 class Command(BaseCommand):
     help = (
         "Import a Voting Information Project 6.0 feed (a .zip, a folder, or the .xml with its files beside it): "
-        "the election, precincts with their shapefile boundaries, polling places and which serves which precinct. "
+        "the election, precincts with their shapefile boundaries, polling locations of every kind with their hours, "
+        "which serves which precinct and the vote centers. "
         "Counties must be known already. Validated first; nothing is stored if anything is wrong."
     )
 
@@ -34,6 +35,15 @@ class Command(BaseCommand):
                 f"{kind}: {geography.created.get(kind, 0)} created, {geography.updated.get(kind, 0)} updated, "
                 f"{geography.unchanged.get(kind, 0)} unchanged"
                 + (f", {geography.deleted[kind]} deleted" if geography.deleted.get(kind) else "")
+            )
+        locations = result.locations
+        self.stdout.write(
+            f"kinds, hours, vote centers and places without coordinates: {locations.created} created, "
+            f"{locations.updated} updated, {locations.deleted} deleted"
+        )
+        if locations.warnings:
+            self.stdout.write(
+                f"{locations.warnings} location(s) kept without coordinates: listed under Import warnings in the admin"
             )
         for line in [*geography.notes, *result.skipped]:
             self.stdout.write(line)

@@ -444,6 +444,7 @@ def test_a_report_whose_json_body_is_not_an_object_is_a_400_and_stores_nothing(r
 PUBLIC = {
     "api/v1/lookup/",
     "api/v1/compliance/",
+    "api/v1/elections/",
     "api/v1/counties/",
     "api/v1/precincts/",
     "api/v1/precincts/<int:pk>/",

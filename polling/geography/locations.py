@@ -1,0 +1,189 @@
+"""Which places serve a precinct in an election, what each is for, when it is open, and whether it is open now.
+
+A precinct votes on election day at its assigned place (``PrecinctAssignment``) or, without one, at any vote center
+of its county in that election (``VoteCenter``), nearest first to the voter where the centers are located. The
+county's early-voting sites with hours before election day and drop boxes with hours in that election serve every
+precinct of the county and are listed after them. A place that serves in several ways is listed once, with every
+way it serves.
+
+Hours are the place's dated ``LocationHours`` for the election, in local wall-clock time of their stored zone. An
+election-day site without hours of its own on election day keeps the election's polling hours in the county's zone,
+so a precinct with only an assignment (today's data) still gets its hours. "Open now" compares UTC instants, so it
+is right across a daylight-saving change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from polling.geography.selectors import local_zone
+from polling.geometry.earth import geodesics_from
+from polling.models import (
+    County,
+    Election,
+    Entrance,
+    LocationHours,
+    PlaceKind,
+    PollingPlace,
+    PrecinctAssignment,
+    VoteCenter,
+)
+
+
+class HasId(Protocol):
+    """A precinct as the caller holds it: a ``Precinct`` row or the spatial index's ``PrecinctEntry``."""
+
+    @property
+    def id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One opening of a place on one local date: the wall-clock times in ``timezone`` and the UTC instants."""
+
+    date: dt.date
+    opens: dt.time
+    closes: dt.time
+    timezone: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+    @classmethod
+    def of(cls, hours: LocationHours) -> Opening:
+        starts_at, ends_at = hours.span()
+        return cls(hours.date, hours.opens, hours.closes, hours.timezone, starts_at, ends_at)
+
+    def is_open(self, at: dt.datetime) -> bool:
+        return self.starts_at <= at < self.ends_at
+
+    def local(self) -> tuple[dt.datetime, dt.datetime]:
+        """Opening and closing in local time, with the UTC offset of each instant (they differ across a change)."""
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        return self.starts_at.astimezone(zone), self.ends_at.astimezone(zone)
+
+
+@dataclass(frozen=True)
+class ServingPlace:
+    place: PollingPlace
+    #: How the place serves the precinct in this election (``PlaceKind`` values, in that enum's order).
+    kinds: tuple[str, ...]
+    #: True when it serves on election day as one of the county's vote centers (not an assigned place).
+    vote_center: bool
+    hours: tuple[Opening, ...]
+    open_now: bool
+    #: Geodesic metres from the point given; None without a point or for a place without coordinates.
+    distance_m: float | None
+
+
+def _distances(places: Iterable[PollingPlace], near: tuple[float, float] | None) -> dict[int, float]:
+    located = [p for p in places if p.location is not None]
+    if near is None or not located:
+        return {}
+    lons = np.array([p.location.x for p in located], dtype=np.float64)
+    lats = np.array([p.location.y for p in located], dtype=np.float64)
+    _, metres = geodesics_from(near[0], near[1], lons, lats)
+    return {p.pk: float(m) for p, m in zip(located, metres, strict=True)}
+
+
+def _election_day_opening(election: Election, county: County) -> Opening:
+    zone = local_zone(county)
+    start = dt.datetime.combine(election.date, election.polls_open, tzinfo=zone)
+    end = dt.datetime.combine(election.date, election.polls_close, tzinfo=zone)
+    return Opening(
+        election.date,
+        election.polls_open,
+        election.polls_close,
+        str(zone),
+        start.astimezone(dt.UTC),
+        end.astimezone(dt.UTC),
+    )
+
+
+def serving_places(
+    precinct: HasId,
+    county: County,
+    election: Election,
+    at: dt.datetime | None = None,
+    *,
+    near: tuple[float, float] | None = None,
+) -> list[ServingPlace]:
+    """The places serving ``precinct`` (of ``county``, with its jurisdiction loaded) in ``election``, with their
+    hours in that election and whether each is open at ``at`` (now by default).
+
+    Order: the assigned place, or the county's vote centers nearest first to ``near`` (lon, lat) where located;
+    then the county's other early-voting sites and drop boxes open for the election, nearest first. Places without
+    coordinates come after the located ones of their group, by code. Each place has its entrances prefetched (by
+    name). A handful of queries, whatever the number of places.
+    """
+    moment = (at if at is not None else timezone.now()).astimezone(dt.UTC)
+    places = PollingPlace.objects.prefetch_related(
+        Prefetch("entrances", queryset=Entrance.objects.order_by("name"))
+    ).order_by("code")
+    assignment = (
+        PrecinctAssignment.objects.filter(election=election, precinct_id=precinct.id)
+        .values_list("polling_place_id", flat=True)
+        .first()
+    )
+    if assignment is not None:
+        day_ids = {assignment}
+        vote_center = False
+    else:
+        day_ids = set(
+            VoteCenter.objects.filter(election=election, polling_place__county=county).values_list(
+                "polling_place_id", flat=True
+            )
+        )
+        vote_center = True
+    # Early-voting sites and drop boxes of the county are open for an election when they have hours in it.
+    open_for_election = Q(county=county, hours__election=election) & (Q(is_early_voting=True) | Q(is_drop_box=True))
+    found = list(places.filter(Q(pk__in=day_ids) | open_for_election).distinct())
+
+    hours: dict[int, list[Opening]] = defaultdict(list)
+    for row in LocationHours.objects.filter(election=election, polling_place_id__in=[p.pk for p in found]).order_by(
+        "date", "opens"
+    ):
+        hours[row.polling_place_id].append(Opening.of(row))
+    distances = _distances(found, near)
+
+    served: list[tuple[tuple[int, float, str], ServingPlace]] = []
+    for place in found:
+        own = hours[place.pk]
+        kinds = []
+        if place.pk in day_ids:
+            kinds.append(PlaceKind.ELECTION_DAY.value)
+            if not any(o.date == election.date for o in own):
+                own = sorted([*own, _election_day_opening(election, county)], key=lambda o: o.starts_at)
+        if place.is_early_voting and any(o.date < election.date for o in own):
+            kinds.append(PlaceKind.EARLY_VOTING.value)
+        if place.is_drop_box and hours[place.pk]:
+            kinds.append(PlaceKind.DROP_BOX.value)
+        if not kinds:
+            continue  # an early-voting site open only on election day, without serving this precinct then
+        distance = distances.get(place.pk)
+        group = 0 if place.pk in day_ids else 1
+        key = (group, distance if distance is not None else math.inf, place.code)
+        served.append(
+            (
+                key,
+                ServingPlace(
+                    place=place,
+                    kinds=tuple(kinds),
+                    vote_center=vote_center and place.pk in day_ids,
+                    hours=tuple(own),
+                    open_now=any(o.is_open(moment) for o in own),
+                    distance_m=distance,
+                ),
+            )
+        )
+    served.sort(key=lambda item: item[0])
+    return [s for _, s in served]
