@@ -245,6 +245,9 @@ REST_FRAMEWORK = {
     # Client addresses come from X-Forwarded-For only through this many trusted proxies (0: never).
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
+#: An index of the geography that builds in longer than this (seconds) is rebuilt in the background after a change,
+#: the previous version answering meanwhile; a faster one is rebuilt before the next answer (polling.geography.spatial).
+INDEX_INLINE_BUILD_S = env_int("INDEX_INLINE_BUILD_MS", 1000, minimum=0) / 1000
 SPECTACULAR_SETTINGS = {
     "TITLE": "Polling-place compliance API",
     "DESCRIPTION": (

@@ -59,9 +59,11 @@ class PublicView(APIView):
         super().initial(request, *args, **kwargs)
         self.geography_version = geography_version()
 
-    def etag(self, extra: str = "") -> str:
+    def etag(self, extra: str = "", *, version: int | None = None) -> str:
+        """Identifies the answer: the request, ``extra``, and the geography version it was computed from (the
+        index's for answers from the index, which may trail the database's while a large index rebuilds)."""
         digest = hashlib.sha256(f"{self.request.get_full_path()}|{extra}".encode()).hexdigest()[:20]
-        return f'W/"g{self.geography_version}-{digest}"'
+        return f'W/"g{self.geography_version if version is None else version}-{digest}"'
 
     def not_modified(self, extra: str = "") -> HttpResponse | None:
         """A 304 when the client already holds this answer: checked before any work is done for the body."""
@@ -134,7 +136,7 @@ class LookupView(PublicView):
         found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=index)
         hit, election, place_id = found.precinct, found.election, found.polling_place_id
         # The default election depends on today's date: it is part of what the ETag identifies.
-        etag = self.etag(f"election={election.pk if election is not None else ''}")
+        etag = self.etag(f"election={election.pk if election is not None else ''}", version=index.version)
         if _matches(self.request.headers.get("If-None-Match", ""), etag):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         # The answer is spliced from JSON parts: the precinct's own (from the index), and the election's and the
@@ -186,14 +188,15 @@ class ComplianceView(PublicView):
         responses={200: OpenApiTypes.OBJECT, 400: ERROR, 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        etag = self.etag()
+        index = self.index()
+        etag = self.etag(version=index.version)
         client_has = self.request.headers.get("If-None-Match", "")
         if _matches(client_has, etag, wildcard=False):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
         activity = parsing.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
-        answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=self.index())
+        answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=index)
         if _matches(client_has, etag):  # "*": the request was valid, so there is a current answer it matches
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         body = _render(
@@ -324,7 +327,7 @@ class ZonesView(PublicView):
         index = self.index()
         if not selectors.polling_place_exists(pk):
             raise exceptions.NotFound("No such polling place.")
-        features = geojson.zone_features(index, index.zones_by_place.get(pk, []))
+        features = geojson.zone_features(index, index.zones_of(pk))
         return self.cached(geojson.collection(features, polling_place=pk))
 
 
@@ -344,5 +347,5 @@ class ZonesInBoxView(PublicView):
         limit, _offset = parsing.page(request.query_params, default=100, maximum=300)
         index = self.index()
         ids, truncated = selectors.polling_place_ids(bbox=box, limit=limit)
-        zones = [z for pk in ids for z in index.zones_by_place.get(pk, [])]
+        zones = [z for pk in ids for z in index.zones_of(pk)]
         return self.cached(geojson.collection(geojson.zone_features(index, zones), truncated=truncated))

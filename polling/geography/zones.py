@@ -7,7 +7,7 @@ polling-place point) and is flagged ``approximate`` unless the fallback can only
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shapely.geometry import MultiPoint, Point
@@ -43,29 +43,49 @@ class Zone:
 def _entrance_points(place: PollingPlace) -> list[tuple[float, float]]:
     # Uses the prefetched entrances when the caller prefetched them (no query per place).
     entrances = list(place.entrances.all())
-    in_use = [e for e in entrances if e.in_use] or entrances
-    return [(e.location.x, e.location.y) for e in in_use]
+    return doors_measured_from([((e.location.x, e.location.y), e.in_use) for e in entrances])
+
+
+def doors_measured_from(entrances: Sequence[tuple[tuple[float, float], bool]]) -> list[tuple[float, float]]:
+    """The entrances a zone is measured from, of (lon/lat, in use?) pairs: those in use, or all of them when none is
+    marked in use (a place whose doors are all marked closed still has doors)."""
+    in_use = [xy for xy, used in entrances if used]
+    return in_use or [xy for xy, _ in entrances]
+
+
+def doors_shape(doors: Sequence[tuple[float, float]]) -> BaseGeometry | None:
+    """The doors a zone is measured from as one shape: a point, several points, or None without any."""
+    if not doors:
+        return None
+    return MultiPoint(doors) if len(doors) > 1 else Point(doors[0])
 
 
 def resolve_reference(place: PollingPlace, measured_from: str) -> tuple[str, bool, BaseGeometry]:
     """Return (reference kind, approximate?, lon/lat geometry) for a rule measured from ``measured_from``."""
-    location: Point = place.location
+    return reference_for(measured_from, doors_shape(_entrance_points(place)), place.building, place.location)
+
+
+def reference_for(
+    measured_from: str, doors: BaseGeometry | None, building: BaseGeometry | None, location: Point
+) -> tuple[str, bool, BaseGeometry]:
+    """(reference kind, approximate?, lon/lat geometry) for a rule measured from ``measured_from`` at a place with
+    these ``doors`` (``doors_shape`` of ``doors_measured_from``), building outline and location. The shapes given
+    are returned as they are, so the rules of one place measured from the same thing share one object."""
     if measured_from == MeasuredFrom.ENTRANCE:
-        points = _entrance_points(place)
-        if points:
-            return "entrances", False, MultiPoint(points) if len(points) > 1 else Point(points[0])
+        if doors is not None:
+            return "entrances", False, doors
         # No entrance mapped: the building outline contains every door, so measuring from it can only enlarge.
-        if place.building is not None:
-            return "building", False, place.building
+        if building is not None:
+            return "building", False, building
         return "location", True, location
     if measured_from in (MeasuredFrom.BUILDING, MeasuredFrom.POLLING_PLACE, MeasuredFrom.ROOM):
         # A room lies inside its building, so the building outline is a safe (never smaller) stand-in.
-        if place.building is not None:
-            return "building", False, place.building
+        if building is not None:
+            return "building", False, building
         return "location", measured_from != MeasuredFrom.POLLING_PLACE, location
     # Parcel: not mapped; the building is inside the parcel, so a zone drawn from it may be too small.
-    if place.building is not None:
-        return "building", True, place.building
+    if building is not None:
+        return "building", True, building
     return "location", True, location
 
 
@@ -78,11 +98,15 @@ def rules_covering(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Buf
 
     A caller that did not load the place's kinds gets today's answer without a query per place: an election-day
     site, not a drop box."""
-    rules = list(rules)
     if set(_KINDS) & place.get_deferred_fields():
-        voting, drop_box = True, False
-    else:
-        voting, drop_box = place.is_election_day or place.is_early_voting, place.is_drop_box
+        return rules_for_site(list(rules), voting=True, drop_box=False)
+    return rules_for_site(
+        list(rules), voting=place.is_election_day or place.is_early_voting, drop_box=place.is_drop_box
+    )
+
+
+def rules_for_site(rules: Sequence[BufferRule], *, voting: bool, drop_box: bool) -> list[BufferRule]:
+    """``rules_covering`` for a site that is a place of voting (election day or early) and/or a drop box."""
     chosen: dict[str, BufferRule] = {}
     for rule in rules:
         voting_rule = rule.applies_to == BufferRule.AppliesTo.VOTING_SITES

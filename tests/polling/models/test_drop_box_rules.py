@@ -114,9 +114,9 @@ def test_the_spatial_index_has_the_zones_the_places_rules_cover(la, california):
 
     index = spatial.current_index()
 
-    assert [z.rule.activity for z in index.zones_by_place[site.pk]] == ["campaigning"]
+    assert [z.rule.activity for z in index.zones_of(site.pk)] == ["campaigning"]
     # One 100 ft campaigning zone: the drop boxes' rule once spatial.build_index loads the kinds, the voting
     # sites' (also 100 ft) until then.
-    assert [(z.rule.activity, z.rule.distance_ft) for z in index.zones_by_place[drop_box.pk]] == [
+    assert [(z.rule.activity, z.rule.distance_ft) for z in index.zones_of(drop_box.pk)] == [
         ("campaigning", Decimal("100"))
     ]
