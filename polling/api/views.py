@@ -28,7 +28,8 @@ from common.api.throttles import PublicThrottle
 from polling.api import geojson, params
 from polling.geography import selectors, spatial
 from polling.geography.compliance import compliance_at
-from polling.geography.lookup import lookup_at, polling_place
+from polling.geography.locations import ServingPlace
+from polling.geography.lookup import lookup_at, polling_place, serving_at
 from polling.geography.services import geography_version
 from polling.models import BufferRule, Election
 
@@ -135,8 +136,11 @@ class LookupView(PublicView):
         index = self.index()
         found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=index)
         hit, election, place_id = found.precinct, found.election, found.polling_place_id
-        # The default election depends on today's date: it is part of what the ETag identifies.
-        etag = self.etag(f"election={election.pk if election is not None else ''}", version=index.version)
+        places = serving_at(lookup=found, lon=lon, lat=lat, index=index)
+        # The default election depends on today's date, "open now" on the time: both are part of what the ETag
+        # identifies.
+        opened = "".join("1" if s.open_now else "0" for s in places)
+        etag = self.etag(f"election={election.pk if election is not None else ''};open={opened}", version=index.version)
         if _matches(self.request.headers.get("If-None-Match", ""), etag):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         # The answer is spliced from JSON parts: the precinct's own (from the index), and the election's and the
@@ -157,8 +161,59 @@ class LookupView(PublicView):
             if place_id is not None
             else b"null"
         )
-        body = b"".join((head[:-1], b',"election":', election_json, b',"polling_place":', place_json, b"}"))
+        serving = [_serving_json(index, election.pk, s) for s in places] if election is not None else []
+        body = b"".join(
+            (
+                head[:-1],
+                b',"election":',
+                election_json,
+                b',"polling_place":',
+                place_json,
+                b',"places":[',
+                b",".join(serving),
+                b"]}",
+            )
+        )
         return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
+
+
+def _serving_json(index: spatial.GeographyIndex, election_id: int, serving: ServingPlace) -> bytes:
+    """A place serving the precinct: what changes with the request (open now, distance) spliced onto what changes
+    only with the geography (rendered once per version, election and way of serving)."""
+    static = index.memo(
+        ("api.lookup.serving", election_id, serving.place.pk, serving.kinds, serving.vote_center),
+        lambda: _render(_serving_dict(serving)),
+    )
+    dynamic = _render({"open_now": serving.open_now, "distance_m": _metres(serving.distance_m)})
+    return b"".join((dynamic[:-1], b",", static[1:]))
+
+
+def _metres(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+def _serving_dict(serving: ServingPlace) -> dict[str, Any]:
+    """What a place serving a precinct says that changes only with the geography: the place, how it serves and its
+    hours in this election (local wall-clock times with their zone, and the instants with their UTC offsets)."""
+    hours = []
+    for opening in serving.hours:
+        starts, ends = opening.local()
+        hours.append(
+            {
+                "date": opening.date.isoformat(),
+                "opens": opening.opens.isoformat("minutes"),
+                "closes": opening.closes.isoformat("minutes"),
+                "timezone": opening.timezone,
+                "starts_at": starts.isoformat(),
+                "ends_at": ends.isoformat(),
+            }
+        )
+    return {
+        **geojson.place_summary(serving.place),
+        "kinds": list(serving.kinds),
+        "vote_center": serving.vote_center,
+        "hours": hours,
+    }
 
 
 def _render(data: Any) -> bytes:

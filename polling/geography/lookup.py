@@ -8,16 +8,22 @@ raise too) or with the local date, so each part is read from the database once p
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import math
 import zoneinfo
 from dataclasses import dataclass
 
+import numpy as np
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from common.errors import DomainError
+from polling.geography.locations import ServingPlace, serving_places
 from polling.geography.selectors import local_zone
 from polling.geography.spatial import GeographyIndex, PrecinctEntry
-from polling.models import County, Election, Entrance, PollingPlace, PrecinctAssignment
+from polling.geometry.earth import geodesics_from
+from polling.models import County, Election, Entrance, PlaceKind, PollingPlace, PrecinctAssignment
 
 
 @dataclass(frozen=True)
@@ -78,3 +84,48 @@ def _assigned_place_id(election: Election, precinct_id: int) -> int | None:
         .first()
     )
     return place_id
+
+
+def serving_at(
+    *, lookup: Lookup, lon: float, lat: float, index: GeographyIndex, at: dt.datetime | None = None
+) -> list[ServingPlace]:
+    """The places serving the looked-up precinct in its election (``locations.serving_places``): read once per
+    index version, then ordered by distance from (``lon``, ``lat``) and judged open or not at ``at`` (now) for this
+    request. Empty without an election."""
+    election = lookup.election
+    if election is None:
+        return []
+    hit = lookup.precinct
+    county = index.memo(
+        ("lookup.county", hit.county_id),
+        lambda: County.objects.select_related("jurisdiction").defer("boundary").get(pk=hit.county_id),
+    )
+    cached: list[ServingPlace] = index.memo(
+        ("lookup.serving", election.pk, hit.id), lambda: serving_places(hit, county, election)
+    )
+    moment = (at if at is not None else timezone.now()).astimezone(dt.UTC)
+    located = [s for s in cached if s.place.location is not None]
+    distances: dict[int, float] = {}
+    if located:
+        lons = np.array([s.place.location.x for s in located], dtype=np.float64)
+        lats = np.array([s.place.location.y for s in located], dtype=np.float64)
+        metres = geodesics_from(lon, lat, lons, lats)[1].tolist()
+        distances = {s.place.pk: m for s, m in zip(located, metres, strict=True)}
+    now_serving = [
+        dataclasses.replace(
+            s,
+            open_now=any(o.is_open(moment) for o in s.hours),
+            distance_m=distances.get(s.place.pk),
+        )
+        for s in cached
+    ]
+    # As ``serving_places`` orders them: the election-day places first, each group nearest first, then by code.
+    day = PlaceKind.ELECTION_DAY.value
+    now_serving.sort(
+        key=lambda s: (
+            0 if day in s.kinds else 1,
+            s.distance_m if s.distance_m is not None else math.inf,
+            s.place.code,
+        )
+    )
+    return now_serving
