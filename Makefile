@@ -128,9 +128,18 @@ fixtures: install
 	$(PY) -m pip install --quiet -e '.[dev,fixtures]'
 	$(PY) fixtures/build_mississippi.py
 
-# Lookup and compliance throughput: in-process, PostGIS side by side, over HTTP (bench/README.md).
+# The benchmarks (docs/benchmarks.md): print figures, assert nothing. `make bench` builds the national data set (all
+# 3,233 Census counties split into ~178,000 precincts, ~130,000 polling places) and measures the lookups in process,
+# beside PostGIS, over HTTP (wrk) beside a trivial endpoint and GeoDjango, readiness and memory; then the
+# election-morning writes. Needs PostGIS, GDAL and wrk from Debian (bench/README.md). ~10 min.
 bench: install
-	$(PY) bench/lookup.py $(BENCH_ARGS)
+	$(PY) bench/national.py $(BENCH_ARGS)
+	$(PY) bench/checkins.py $(BENCH_CHECKINS_ARGS)
+
+# The same lookups on the Mississippi demo alone (bench/README.md).
+.PHONY: bench-mississippi
+bench-mississippi: install
+	$(PY) bench/lookup.py $(BENCH_MISSISSIPPI_ARGS)
 
 # Election-morning check-ins over HTTP on PostgreSQL, next to a trivial authenticated insert and to offline sync
 # (bench/README.md). Drops and recreates the database bench_checkins on the local PostgreSQL.
