@@ -29,7 +29,7 @@ from polling.api import geojson, params
 from polling.geography import selectors, spatial
 from polling.geography.compliance import compliance_at
 from polling.geography.locations import ServingPlace
-from polling.geography.lookup import lookup_at, polling_place, serving_at
+from polling.geography.lookup import ServedNow, lookup_at, serving_at
 from polling.geography.services import geography_version
 from polling.models import BufferRule, Election
 
@@ -135,16 +135,16 @@ class LookupView(PublicView):
         election_id = parsing.identifier(request.query_params, "election")
         index = self.index()
         found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=index)
-        hit, election, place_id = found.precinct, found.election, found.polling_place_id
-        places = serving_at(lookup=found, lon=lon, lat=lat, index=index)
+        hit, election = found.precinct, found.election
+        places = serving_at(lookup=found, lon=lon, lat=lat, index=index, render=_render_serving)
         # The default election depends on today's date, "open now" on the time: both are part of what the ETag
         # identifies.
         opened = "".join("1" if s.open_now else "0" for s in places)
         etag = self.etag(f"election={election.pk if election is not None else ''};open={opened}", version=index.version)
         if _matches(self.request.headers.get("If-None-Match", ""), etag):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
-        # The answer is spliced from JSON parts: the precinct's own (from the index), and the election's and the
-        # polling place's, each rendered once per geography version (``GeographyIndex.memo``).
+        # The answer is spliced from JSON parts: the precinct's own (from the index), the election's and each
+        # place's, rendered once per geography version (``GeographyIndex.memo``), and what changes per request.
         head = _render(
             {
                 "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
@@ -156,12 +156,10 @@ class LookupView(PublicView):
             if election is not None
             else b"null"
         )
-        place_json = (
-            index.memo(("api.lookup.place", place_id), lambda: _render(geojson.place_summary(polling_place(place_id))))
-            if place_id is not None
-            else b"null"
-        )
-        serving = [_serving_json(index, election.pk, s) for s in places] if election is not None else []
+        # Today's field: the place assigned to the precinct (none where the county votes at vote centers).
+        assigned = next((s.served for s in places if s.served.assigned), None)
+        place_json = assigned.rendered[0] if assigned is not None else b"null"
+        serving = [_serving_json(s) for s in places]
         body = b"".join(
             (
                 head[:-1],
@@ -177,15 +175,16 @@ class LookupView(PublicView):
         return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
 
 
-def _serving_json(index: spatial.GeographyIndex, election_id: int, serving: ServingPlace) -> bytes:
+def _serving_json(now: ServedNow) -> bytes:
     """A place serving the precinct: what changes with the request (open now, distance) spliced onto what changes
     only with the geography (rendered once per version, election and way of serving)."""
-    static = index.memo(
-        ("api.lookup.serving", election_id, serving.place.pk, serving.kinds, serving.vote_center),
-        lambda: _render(_serving_dict(serving)),
-    )
-    dynamic = _render({"open_now": serving.open_now, "distance_m": _metres(serving.distance_m)})
-    return b"".join((dynamic[:-1], b",", static[1:]))
+    dynamic = _render({"open_now": now.open_now, "distance_m": _metres(now.distance_m)})
+    return b"".join((dynamic[:-1], b",", now.served.rendered[1][1:]))
+
+
+def _render_serving(serving: ServingPlace) -> tuple[bytes, bytes]:
+    """A place as ``polling_place`` shows it, and as one of ``places``."""
+    return _render(geojson.place_summary(serving.place)), _render(_serving_dict(serving))
 
 
 def _metres(value: float | None) -> float | None:

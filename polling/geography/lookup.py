@@ -8,22 +8,21 @@ raise too) or with the local date, so each part is read from the database once p
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from common.errors import DomainError
-from polling.geography.locations import ServingPlace, serving_places
+from polling.geography.locations import Opening, ServingPlace, serving_county
 from polling.geography.selectors import local_zone
 from polling.geography.spatial import GeographyIndex, PrecinctEntry
 from polling.geometry.earth import geodesics_from
-from polling.models import County, Election, Entrance, PlaceKind, PollingPlace, PrecinctAssignment
+from polling.models import County, Election, PlaceKind
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,6 @@ class Lookup:
     precinct: PrecinctEntry
     #: None when the state has no upcoming election.
     election: Election | None
-    #: None when the precinct has no polling place in the election (``polling_place`` reads it).
-    polling_place_id: int | None
 
 
 def lookup_at(*, lon: float, lat: float, election_id: int | None, index: GeographyIndex) -> Lookup:
@@ -53,18 +50,7 @@ def lookup_at(*, lon: float, lat: float, election_id: int | None, index: Geograp
         # The first election on or after the local date, the earliest id first on a tie (as
         # ``upcoming_election_of_state`` orders them).
         election = next((e for e in elections.values() if e.date >= today), None)
-    place_id = None
-    if election is not None:
-        chosen = election
-        place_id = index.memo(("lookup.assignment", chosen.pk, hit.id), lambda: _assigned_place_id(chosen, hit.id))
-    return Lookup(hit, election, place_id)
-
-
-def polling_place(pk: int) -> PollingPlace:
-    """A polling place as a lookup shows it, with its entrances by name."""
-    return PollingPlace.objects.prefetch_related(Prefetch("entrances", queryset=Entrance.objects.order_by("name"))).get(
-        pk=pk
-    )
+    return Lookup(hit, election)
 
 
 def _elections_of(jurisdiction_id: int) -> dict[int, Election]:
@@ -77,55 +63,88 @@ def _county_zone(county_id: int) -> zoneinfo.ZoneInfo:
     return local_zone(county)
 
 
-def _assigned_place_id(election: Election, precinct_id: int) -> int | None:
-    place_id: int | None = (
-        PrecinctAssignment.objects.filter(election=election, precinct_id=precinct_id)
-        .values_list("polling_place_id", flat=True)
-        .first()
-    )
-    return place_id
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A place serving a precinct, as a server keeps it between requests: no model instance, only what ordering and
+    "open now" need, and the caller's rendering of the rest (``render``, made once per place and way of serving)."""
+
+    place_id: int
+    code: str
+    location: tuple[float, float] | None
+    kinds: tuple[str, ...]
+    #: Serves on election day as the precinct's assigned place (not one of the county's vote centers).
+    assigned: bool
+    hours: tuple[Opening, ...]
+    #: The caller's renderings (``render``): the place alone, and the place as serving the precinct.
+    rendered: tuple[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedNow:
+    """A place serving a precinct, for one request: open at that moment, at that distance from the point."""
+
+    served: Served
+    open_now: bool
+    distance_m: float | None
 
 
 def serving_at(
-    *, lookup: Lookup, lon: float, lat: float, index: GeographyIndex, at: dt.datetime | None = None
-) -> list[ServingPlace]:
-    """The places serving the looked-up precinct in its election (``locations.serving_places``): read once per
-    index version, then ordered by distance from (``lon``, ``lat``) and judged open or not at ``at`` (now) for this
-    request. Empty without an election."""
+    *,
+    lookup: Lookup,
+    lon: float,
+    lat: float,
+    index: GeographyIndex,
+    render: Callable[[ServingPlace], tuple[bytes, bytes]],
+    at: dt.datetime | None = None,
+) -> list[ServedNow]:
+    """The places serving the looked-up precinct in its election (``locations.serving_places``), ordered by
+    distance from (``lon``, ``lat``) and judged open or not at ``at`` (now) for this request. Empty without an
+    election.
+
+    What changes only with the geography is read for the precinct's whole county at once and kept with the index
+    (a county's precincts share their vote centers, early-voting sites and drop boxes, so a nation's distinct voters
+    cost a query round per county, not per precinct), each place rendered once by ``render``."""
     election = lookup.election
     if election is None:
         return []
     hit = lookup.precinct
-    county = index.memo(
-        ("lookup.county", hit.county_id),
-        lambda: County.objects.select_related("jurisdiction").defer("boundary").get(pk=hit.county_id),
+    by_precinct: dict[int, list[Served]] = index.memo(
+        ("lookup.serving", election.pk, hit.county_id), lambda: _serving_county(hit.county_id, election, render)
     )
-    cached: list[ServingPlace] = index.memo(
-        ("lookup.serving", election.pk, hit.id), lambda: serving_places(hit, county, election)
-    )
+    kept = by_precinct.get(hit.id, [])
     moment = (at if at is not None else timezone.now()).astimezone(dt.UTC)
-    located = [s for s in cached if s.place.location is not None]
+    located = [s for s in kept if s.location is not None]
     distances: dict[int, float] = {}
     if located:
-        lons = np.array([s.place.location.x for s in located], dtype=np.float64)
-        lats = np.array([s.place.location.y for s in located], dtype=np.float64)
+        lons = np.array([s.location[0] for s in located if s.location is not None], dtype=np.float64)
+        lats = np.array([s.location[1] for s in located if s.location is not None], dtype=np.float64)
         metres = geodesics_from(lon, lat, lons, lats)[1].tolist()
-        distances = {s.place.pk: m for s, m in zip(located, metres, strict=True)}
-    now_serving = [
-        dataclasses.replace(
-            s,
-            open_now=any(o.is_open(moment) for o in s.hours),
-            distance_m=distances.get(s.place.pk),
-        )
-        for s in cached
-    ]
+        distances = {s.place_id: m for s, m in zip(located, metres, strict=True)}
+    now = [ServedNow(s, any(o.is_open(moment) for o in s.hours), distances.get(s.place_id)) for s in kept]
     # As ``serving_places`` orders them: the election-day places first, each group nearest first, then by code.
     day = PlaceKind.ELECTION_DAY.value
-    now_serving.sort(
+    now.sort(
         key=lambda s: (
-            0 if day in s.kinds else 1,
+            0 if day in s.served.kinds else 1,
             s.distance_m if s.distance_m is not None else math.inf,
-            s.place.code,
+            s.served.code,
         )
     )
-    return now_serving
+    return now
+
+
+def _serving_county(
+    county_id: int, election: Election, render: Callable[[ServingPlace], tuple[bytes, bytes]]
+) -> dict[int, list[Served]]:
+    county = County.objects.select_related("jurisdiction").defer("boundary").get(pk=county_id)
+    rendered: dict[tuple[int, tuple[str, ...], bool], Served] = {}
+
+    def keep(s: ServingPlace) -> Served:
+        key = (s.place.pk, s.kinds, s.vote_center)
+        if key not in rendered:
+            location = (s.place.location.x, s.place.location.y) if s.place.location is not None else None
+            assigned = PlaceKind.ELECTION_DAY.value in s.kinds and not s.vote_center
+            rendered[key] = Served(s.place.pk, s.place.code, location, s.kinds, assigned, s.hours, render(s))
+        return rendered[key]
+
+    return {pk: [keep(s) for s in places] for pk, places in serving_county(county, election).items()}
