@@ -5,6 +5,7 @@ except to sign."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from cryptography.fernet import MultiFernet
@@ -131,5 +132,15 @@ def active_private_key() -> tuple[int, Ed25519PrivateKey]:
         raise SigningKeyUnavailable() from None
 
 
+@functools.lru_cache(maxsize=256)
+def raw_public_key(text: str) -> bytes:
+    """A stored public key (base64) as raw bytes; cached by the text itself, so always that key's."""
+    return signing.unb64(text)
+
+
 def verifying_keys() -> dict[int, bytes]:
-    return {k.key_id: signing.unb64(k.public_key) for k in SigningKey.objects.verifying().only("key_id", "public_key")}
+    """Key id → raw public key of every key not retired, read from the database on every call: a key rotated in or
+    retired by any process counts from the next verification on. Only the decoding is cached, keyed by the stored
+    text itself, so it can never answer for a key the database no longer holds."""
+    rows = SigningKey.objects.verifying().values_list("key_id", "public_key")
+    return {key_id: raw_public_key(public) for key_id, public in rows}

@@ -8,9 +8,10 @@ revocations of their counties.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.credentials import signing
@@ -180,20 +181,28 @@ def scope_hashes_covering(place: PollingPlace, *, now: dt.datetime | None = None
     """The scope hashes of unexpired credentials that list this place among more than ``MAX_LISTED_PLACES``: what a
     tablet holds to admit a token whose scope is hashed."""
     now = now or timezone.now()
+    listing = Credential.polling_places.through.objects.filter(pollingplace_id=place.pk).values("credential_id")
+    # Only credentials with a hashed scope are read, with the ids of their places: every sync answer asks, and most
+    # credentials list a few places or none.
     candidates = (
         Credential.objects.filter(
-            polling_places=place, status=Credential.Status.ACTIVE, valid_until__gt=now, county_id=place.county_id
+            pk__in=listing, status=Credential.Status.ACTIVE, valid_until__gt=now, county_id=place.county_id
         )
-        .select_related("county")
-        .defer("county__boundary")
-        .prefetch_related("polling_places")
+        .annotate(places=Count("polling_places"))
+        .filter(places__gt=signing.MAX_LISTED_PLACES)
+        .order_by()
+        .values_list("pk", "election_id", "valid_until")
     )
+    found = list(candidates)
+    places_of: dict[int, list[int]] = defaultdict(list)
+    through = Credential.polling_places.through.objects.filter(credential_id__in=[pk for pk, _, _ in found])
+    for credential_id, place_id in through.values_list("credential_id", "pollingplace_id") if found else ():
+        places_of[credential_id].append(place_id)
+    fips = place.county.fips
     latest: dict[tuple[int, str], dt.datetime] = {}
-    for credential in candidates:
-        ids = [p.pk for p in credential.polling_places.all()]
-        if len(ids) > signing.MAX_LISTED_PLACES:
-            key = (credential.election_id, signing.scope_hash(credential.county.fips, ids).hex())
-            latest[key] = max(latest.get(key, credential.valid_until), credential.valid_until)
+    for pk, election_id, valid_until in found:
+        key = (election_id, signing.scope_hash(fips, places_of[pk]).hex())
+        latest[key] = max(latest.get(key, valid_until), valid_until)
     return [
         {"election": election, "scope_hash": digest, "valid_until": until}
         for (election, digest), until in sorted(latest.items())

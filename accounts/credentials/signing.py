@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import struct
@@ -310,6 +311,12 @@ def read_token(token: str) -> tuple[bytes, bytes, Claims]:
     return payload, signature, decode_payload(payload)
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """The verifier for a raw public key, made once per key: keyed by the key's bytes, so it is always that key's."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
 def verify_token(token: str, public_keys: Mapping[int, bytes]) -> Claims:
     """The claims of a token signed by one of ``public_keys`` (key id → raw 32-byte Ed25519 public key).
 
@@ -321,7 +328,7 @@ def verify_token(token: str, public_keys: Mapping[int, bytes]) -> Claims:
     if raw_key is None:
         raise TokenError(Reason.UNKNOWN_KEY, f"Key {claims.key_id} is unknown or retired.")
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(signature, SIGNING_CONTEXT + payload)
+        _public_key(raw_key).verify(signature, SIGNING_CONTEXT + payload)
     except InvalidSignature:
         raise TokenError(Reason.BAD_SIGNATURE, "The signature does not match: forged or altered.") from None
     return claims

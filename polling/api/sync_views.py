@@ -167,7 +167,7 @@ class SyncView(APIView):
                 request.user.pk,
             )
         now = outcome.received_at
-        election = roster.election_for(station.place, station.elections, now)
+        election = outcome.election
         assert election is not None
         revoked = credential_selectors.revocations(scope, since=since).values_list("serial", "revoked_at")
         body = {

@@ -38,13 +38,30 @@ def _place(pk: int) -> PollingPlace | None:
     return PollingPlace.objects.select_related("county__jurisdiction").defer("county__boundary").filter(pk=pk).first()
 
 
+#: What recording at a station reads of its place (not its geometry, decoded on every post for nothing).
+STATION_FIELDS = (
+    "code",
+    "name",
+    "county__fips",
+    "county__name",
+    "county__timezone",
+    "county__jurisdiction__code",
+    "county__jurisdiction__timezone",
+)
+
+
+def _station_place(pk: int) -> PollingPlace | None:
+    return PollingPlace.objects.select_related("county__jurisdiction").only(*STATION_FIELDS).filter(pk=pk).first()
+
+
 def _worker_elections(scope: Scope, place: PollingPlace) -> set[int]:
     return {election for (p, election) in scope.places if p == place.pk}
 
 
-def visible_place(scope: Scope, pk: int) -> PollingPlace:
-    """A polling place the caller works at or administers; any other does not exist for them."""
-    place = _place(pk)
+def visible_place(scope: Scope, pk: int, *, station: bool = False) -> PollingPlace:
+    """A polling place the caller works at or administers; any other does not exist for them. ``station``: read
+    only what recording there needs (``STATION_FIELDS``)."""
+    place = _station_place(pk) if station else _place(pk)
     if place is None or (not _worker_elections(scope, place) and not scope.administers_county(place.county)):
         raise DomainError(NO_SUCH_PLACE, "not_found")
     return place
@@ -52,7 +69,7 @@ def visible_place(scope: Scope, pk: int) -> PollingPlace:
 
 def check_in_station(scope: Scope, device: Device | None, pk: int) -> Station:
     """The station a check-in or check-out at polling place ``pk`` is recorded from."""
-    place = visible_place(scope, pk)
+    place = visible_place(scope, pk, station=True)
     elections = _worker_elections(scope, place)
     if not elections or device is None or device.polling_place_id != place.pk:
         raise DomainError(
@@ -77,7 +94,7 @@ def sync_station(scope: Scope, device: Device | None) -> Station:
     """The station an offline batch is uploaded from: the tablet's own polling place."""
     place = None
     if device is not None and device.polling_place_id is not None:
-        place = _place(device.polling_place_id)
+        place = _station_place(device.polling_place_id)
     elections = set() if place is None else _worker_elections(scope, place)
     if device is not None and device.election_id is not None:
         elections &= {device.election_id}

@@ -23,8 +23,12 @@ from polling.models import PresenceLedger
 def lock_ledger(polling_place_id: int, election_id: int) -> PresenceLedger:
     """The ledger of a (polling place, election), created if need be, locked ``FOR UPDATE`` until the transaction
     ends. Call inside ``transaction.atomic``."""
+    locked = PresenceLedger.objects.select_for_update()
+    ledger = locked.filter(polling_place_id=polling_place_id, election_id=election_id).first()
+    if ledger is not None:  # every event but a place's first
+        return ledger
     PresenceLedger.objects.get_or_create(polling_place_id=polling_place_id, election_id=election_id)
-    return PresenceLedger.objects.select_for_update().get(polling_place_id=polling_place_id, election_id=election_id)
+    return locked.get(polling_place_id=polling_place_id, election_id=election_id)
 
 
 def lock_credentials(credential_ids: Iterable[int]) -> None:

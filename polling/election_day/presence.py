@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.credentials import signing
-from accounts.credentials.verification import credential_verify
+from accounts.credentials.verification import Verifier
 from accounts.models import Credential, Device, User
 from common.errors import DomainError
 from polling.election_day import ledger as ledgers
@@ -201,6 +201,7 @@ def judge(
     election: Election | None,
     at: dt.datetime,
     decides: bool,
+    verifier: Verifier | None = None,
 ) -> Judgement:
     """Verify ``token`` and the polling hours at ``at``, the event's effective (server-corrected) time — never at a
     time the tablet chose. The same rules online and offline:
@@ -215,8 +216,10 @@ def judge(
       (``check_in_after_revocation``, ``credential_not_valid``, ``polls_closed``);
     - a check-in the tablet decided on its own that it places before the credential's revocation, but that reaches
       the server after it, is applied and flagged ``uploaded_after_revocation``: that order rests on the tablet's
-      clock and queue alone, which a hostile tablet can choose (backdating a revoked watcher in)."""
-    verdict = credential_verify(token=token, polling_place=polling_place, election=election, at=at)
+      clock and queue alone, which a hostile tablet can choose (backdating a revoked watcher in).
+
+    ``verifier``: one made for a batch of tokens (``Verifier.for_tokens``); by default, one for this token."""
+    verdict = (verifier or Verifier()).verify(token=token, polling_place=polling_place, election=election, at=at)
     credential, reason, detail = verdict.credential, verdict.reason, verdict.detail
     facts: list[str] = []
     fact = FACT_FOR_REASON.get(reason or "")
@@ -249,19 +252,33 @@ def _replay(existing: PresenceEvent, digest: str) -> Recorded:
     return Recorded(existing, replayed=True)
 
 
-def _quota_full(credential: Credential, place: PollingPlace, election: Election) -> bool:
-    """Whether the roster as it stands already holds the quota of ``credential``'s party, candidate or kind (the
-    same grouping, by ``timeline.appointer_key``, as the timeline's quota walk)."""
-    rules = timeline.rules_for(credential, list(PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id)))
-    if not rules:
-        return False
-    others = [
-        p.credential
-        for p in Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
+def _roster_of_kind(place: PollingPlace, election: Election, credential: Credential) -> dict[int, Presence]:
+    """The roster rows at the place of the holders of ``credential``'s kind (whom its quotas may count), with what
+    the quota grouping reads of their credentials, by credential id: one read for "already inside" and the quota."""
+    rows = (
+        Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
         .select_related("credential")
-        .only("credential__kind", "credential__appointed_by_kind", "credential__appointed_by_name")
-    ]
-    return any(sum(timeline.same_group(credential, o, rule) for o in others) >= rule.max_inside for rule in rules)
+        .only(
+            "polling_place_id",
+            "election_id",
+            "credential_id",
+            "check_in_id",
+            "credential__kind",
+            "credential__appointed_by_kind",
+            "credential__appointed_by_name",
+        )
+        .order_by()
+    )
+    return {row.credential_id: row for row in rows}
+
+
+def _quota_full(credential: Credential, others: list[Credential], rules: list[PresenceRule]) -> bool:
+    """Whether ``others`` (the roster as it stands) already hold the quota of ``credential``'s party, candidate or
+    kind (the same grouping, by ``timeline.appointer_key``, as the timeline's quota walk)."""
+    return any(
+        sum(timeline.same_group(credential, o, rule) for o in others) >= rule.max_inside
+        for rule in timeline.rules_for(credential, rules)
+    )
 
 
 def presence_record(
@@ -321,22 +338,24 @@ def presence_record(
     try:
         with transaction.atomic():
             ledger = ledgers.lock_ledger(polling_place.pk, election.pk)
-            # A copy of this event may have committed while we waited for the lock.
-            existing = PresenceEvent.objects.filter(event_id=event_id).first()
-            if existing is not None:
-                return _replay(existing, digest)
+            # A copy of this event that committed while we waited for the lock makes the insert below fail on the
+            # unique event_id: everything here rolls back and the copy is replayed (``except IntegrityError``).
             notice = None
+            roster_rows: dict[int, Presence] = {}
+            rules: list[PresenceRule] | None = None
             if credential is not None and reason is None:
-                inside = Presence.objects.filter(
-                    polling_place=polling_place, election=election, credential=credential
-                ).exists()
+                roster_rows = _roster_of_kind(polling_place, election, credential)
+                inside = credential.pk in roster_rows
                 # "Already inside" and "not inside" are as the roster stands now, and events recorded offline may
                 # still change it: the scan is recorded (the timeline decides) and the tablet is told.
                 if kind == PresenceEvent.Kind.CHECK_IN:
                     if inside:
                         notice = ALREADY_INSIDE
-                    elif placed.live and _quota_full(credential, polling_place, election):
-                        reason, detail = QUOTA_FULL, _DETAILS[QUOTA_FULL]
+                    elif placed.live:
+                        rules = list(PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id))
+                        others = [row.credential for row in roster_rows.values()]
+                        if _quota_full(credential, others, rules):
+                            reason, detail = QUOTA_FULL, _DETAILS[QUOTA_FULL]
                 elif not inside:
                     notice = NOT_INSIDE
             accepted = reason is None
@@ -389,12 +408,22 @@ def presence_record(
                     timeline.record_fact(event, code)
                 # Who is inside is derived from the whole timeline (events synced later may come before this one).
                 ledgers.lock_credentials([credential.pk])
-                timeline.reconcile_credential(credential.pk, election.pk, polling_place.pk)
+                # The roster row read above under the ledger's lock still stands: only holders of that lock (this
+                # place and election) write it.
+                timeline.reconcile_credentials(
+                    [credential.pk],
+                    election.pk,
+                    polling_place.pk,
+                    presence_rows={credential.pk: roster_rows.get(credential.pk)},
+                )
                 # A live post's quota was checked on the roster as it stands; a queued one is judged by the timeline.
                 if not (placed.live and timeline.appended_last(event)):
-                    timeline.reconcile_quota(polling_place.pk, election.pk, election.jurisdiction_id, [credential])
+                    timeline.reconcile_quota(
+                        polling_place.pk, election.pk, election.jurisdiction_id, [credential], rules=rules
+                    )
     except IntegrityError:
-        # The same event_id committed by a request holding another ledger's lock (another place or election).
+        # The same event_id committed meanwhile: while this request waited for the ledger's lock, or by one holding
+        # another ledger's (another place or election).
         existing = PresenceEvent.objects.filter(event_id=event_id).first()
         if existing is None:
             raise

@@ -33,11 +33,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.credentials.verification import Verifier
 from accounts.models import Credential, Device, Role, RoleGrant, User
 from polling.election_day import ledger as ledgers
 from polling.election_day import presence, roster, timeline
 from polling.geography import selectors as geography_selectors
-from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent
+from polling.models import Election, PollingPlace, PresenceAnomaly, PresenceEvent, PresenceLedger
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ class Outcome:
     results: list[dict[str, Any]]
     offset: dt.timedelta
     received_at: dt.datetime
+    #: The election the tablet serves at the time of receipt (``roster.election_for``): the roster it gets back.
+    election: Election | None = None
 
 
 def _refused(item: Item, reason: str, detail: str) -> dict[str, Any]:
@@ -122,6 +125,8 @@ def sync_upload(
     skewed = abs(offset) > MAX_SKEW
     zone = geography_selectors.local_zone(polling_place.county)
     election_on: dict[dt.date, Election | None] = {}
+    # The keys and every credential the batch names, read once for the batch (not once per event).
+    verifier = Verifier.for_tokens(item.token for item in items)
     for item in items:
         item.effective_at = presence.corrected(item.occurred_at, offset, received_at)
         item.digest = presence.body_hash(
@@ -137,7 +142,7 @@ def sync_upload(
                 "errors": {"occurred_at": detail}
             }
             continue
-        _judge(item, polling_place)
+        _judge(item, polling_place, verifier)
         if item.reason is None and (skewed or item.occurred_at > sent_at + BACKWARDS_TOLERANCE):
             item.facts.append(Code.CLOCK_SKEW)
 
@@ -150,7 +155,10 @@ def sync_upload(
             groups[item.election.pk].append(item)
     for group in groups.values():
         _store_group(group, polling_place, offset, received_at, device, worker)
-    return Outcome([item.result or {} for item in items], measured, received_at)
+    today = received_at.astimezone(zone).date()
+    if today not in election_on:  # the election depends on the local date alone
+        election_on[today] = roster.election_for(polling_place, elections, received_at)
+    return Outcome([item.result or {} for item in items], measured, received_at, election_on[today])
 
 
 def _recorders(items: list[Item], place: PollingPlace) -> None:
@@ -187,12 +195,12 @@ def _recorders(items: list[Item], place: PollingPlace) -> None:
         }
 
 
-def _judge(item: Item, place: PollingPlace) -> None:
+def _judge(item: Item, place: PollingPlace, verifier: Verifier) -> None:
     """Verify the token at the event's effective time (no lock needed) and sort the tablet's decision into trusted,
     trusted-but-anomalous, or refused: ``presence.judge``, the rules of an online post that waited in the queue."""
     judged = presence.judge(
         kind=item.kind, token=item.token, polling_place=place, election=item.election, at=item.effective_at,
-        decides=False,
+        decides=False, verifier=verifier,
     )  # fmt: skip
     item.credential, item.reason, item.detail = judged.credential, judged.reason, judged.detail
     item.facts.extend(judged.facts)
@@ -248,36 +256,29 @@ def _store_group(
     with transaction.atomic():
         ledger = ledgers.lock_ledger(place.pk, election.pk)
         ledgers.lock_credentials(i.credential.pk for i in items if i.credential is not None and i.reason is None)
-        # What is already stored, in one query; events inserted below join it, so a copy later in the batch is seen.
+        # What is already stored, in one query. A copy of an event earlier in this batch is a duplicate of it.
         known = {e.event_id: e for e in PresenceEvent.objects.filter(event_id__in=[i.event_id for i in items])}
+        firsts: dict[uuid.UUID, Item] = {}
+        for item in items:
+            if item.event_id not in known:
+                firsts.setdefault(item.event_id, item)
+        known |= _insert_all(list(firsts.values()), place, election, offset_ms, received_at, ledger, device, worker)
         added: list[Item] = []
         seen: list[tuple[Item, PresenceEvent]] = []
         for item in items:
-            existing = known.get(item.event_id)
-            if existing is None:
-                hlc = ledgers.next_hlc(ledger)
-                try:
-                    with transaction.atomic():
-                        item.event = _insert(item, place, election, offset_ms, received_at, hlc, device, worker)
-                except IntegrityError:
-                    # The same event_id committed meanwhile by a request holding another ledger (another place).
-                    existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
-                    if existing is None:
-                        raise
-            if existing is not None:
+            first = firsts.get(item.event_id)
+            if item.event_id in known or first is None or first is not item:
+                existing = known.get(item.event_id) or (first.event if first is not None else None)
+                assert existing is not None
                 seen.append((item, existing))
-                continue
-            assert item.event is not None
-            known[item.event_id] = item.event
-            added.append(item)
-            for code in item.facts:
-                assert item.event is not None
-                timeline.record_fact(item.event, code)
+            else:
+                added.append(item)
+        timeline.record_new_facts([(i.event, code) for i in added if i.event is not None for code in i.facts])
 
         applied = [i for i in added if i.reason is None]
-        changed = False
-        for credential_id in sorted({i.credential.pk for i in applied if i.credential is not None}):
-            changed |= timeline.reconcile_credential(credential_id, election.pk, place.pk)
+        changed = timeline.reconcile_credentials(
+            [i.credential.pk for i in applied if i.credential is not None], election.pk, place.pk
+        )
         # A check-out can explain a quota anomaly as much as a check-in can cause one.
         timeline.reconcile_quota(
             place.pk, election.pk, election.jurisdiction_id, [i.credential for i in applied if i.credential]
@@ -320,7 +321,58 @@ def _store_group(
         )
 
 
-def _insert(
+def _insert_all(
+    items: list[Item],
+    place: PollingPlace,
+    election: Election,
+    offset_ms: int,
+    received_at: dt.datetime,
+    ledger: PresenceLedger,
+    device: Device,
+    worker: User,
+) -> dict[uuid.UUID, PresenceEvent]:
+    """Store the batch's new events (``item.event``), numbered in the batch's order by the ledger's clock: in one
+    INSERT, or, if one of them was committed meanwhile by a request holding another ledger (another place), one by
+    one. Returns the events found stored instead of being inserted, by event id."""
+    events = [
+        _event(item, place, election, offset_ms, received_at, ledgers.next_hlc(ledger), device, worker)
+        for item in items
+    ]
+    try:
+        with transaction.atomic():
+            PresenceEvent.objects.bulk_create(events)
+    except IntegrityError:
+        pass
+    else:
+        if all(e.pk is not None for e in events):
+            for item, event in zip(items, events, strict=True):
+                item.event = event
+            return {}
+        # A database that does not return the ids of a bulk insert: read them back.
+        ids = dict(
+            PresenceEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", "pk")
+        )
+        for item, event in zip(items, events, strict=True):
+            event.pk = ids[event.event_id]
+            item.event = event
+        return {}
+    found: dict[uuid.UUID, PresenceEvent] = {}
+    for item, event in zip(items, events, strict=True):
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            # The same event_id committed meanwhile by a request holding another ledger (another place).
+            existing = PresenceEvent.objects.filter(event_id=item.event_id).first()
+            if existing is None:
+                raise
+            found[item.event_id] = existing
+            continue
+        item.event = event
+    return found
+
+
+def _event(
     item: Item,
     place: PollingPlace,
     election: Election,
@@ -346,7 +398,7 @@ def _insert(
         "anomalies_at_upload": sorted(item.facts) if applied else [],
         "credential": roster.credential_out(item.credential),
     }
-    return PresenceEvent.objects.create(
+    return PresenceEvent(
         event_id=item.event_id,
         kind=item.kind,
         source=PresenceEvent.Source.SYNC,

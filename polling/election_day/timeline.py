@@ -20,9 +20,12 @@ credentials in id order).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import Q
@@ -41,19 +44,35 @@ CHECK_IN = PresenceEvent.Kind.CHECK_IN
 ORDER = ("effective_at", "event_id")
 
 
+class Step(NamedTuple):
+    """What the timeline reads of an accepted event: read as plain rows, never as model instances (a fold touches
+    every event of a credential, a quota walk every event of a place)."""
+
+    pk: int
+    event_id: uuid.UUID
+    kind: str
+    polling_place_id: int
+    election_id: int | None
+    credential_id: int | None
+    effective_at: dt.datetime
+
+
+STEP_FIELDS = ("pk", "event_id", "kind", "polling_place_id", "election_id", "credential_id", "effective_at")
+
+
 @dataclass(frozen=True)
 class Interval:
     """A stay inside one polling place: from a check-in to the check-out that ended it (``None``: still inside)."""
 
     polling_place_id: int
-    check_in: PresenceEvent
+    check_in: Step
     end: dt.datetime | None
 
 
-def fold(events: list[PresenceEvent]) -> tuple[dict[int, PresenceEvent], list[Interval], set[int]]:
+def fold(events: list[Step]) -> tuple[dict[int, Step], list[Interval], set[int]]:
     """One credential's accepted events in canonical order → (inside now: place → check-in, every stay, the ids of
     check-outs that found the holder outside)."""
-    inside: dict[int, PresenceEvent] = {}
+    inside: dict[int, Step] = {}
     stays: list[Interval] = []
     orphans: set[int] = set()
     for event in events:
@@ -81,7 +100,7 @@ def overlapping_check_ins(stays: list[Interval]) -> set[int]:
     return flagged
 
 
-def _anomaly_row(event: PresenceEvent, code: str, now: dt.datetime, detail: str = "") -> dict[str, Any]:
+def _anomaly_row(event: PresenceEvent | Step, code: str, now: dt.datetime, detail: str = "") -> dict[str, Any]:
     """What an anomaly copies from the event it is about (an applied event names its election and credential)."""
     assert event.election_id is not None and event.credential_id is not None
     return {
@@ -94,16 +113,17 @@ def _anomaly_row(event: PresenceEvent, code: str, now: dt.datetime, detail: str 
 
 
 def _sync_anomalies(
-    existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent], now: dt.datetime
+    existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent | Step], now: dt.datetime
 ) -> None:
     """Make the rows of ``existing`` (one scope of codes, read ``FOR UPDATE`` so a review cannot interleave) say what
     ``wanted`` says: open new ones; clear those the timeline no longer shows (a reviewed one keeps its review and
     gets ``cleared_at``); reopen cleared ones shown again (an earlier review stays in the audit trail)."""
     have = {(a.event_id, a.code): a for a in existing}
+    new: list[PresenceAnomaly] = []
     for key, event in wanted.items():
         row = have.get(key)
         if row is None:
-            PresenceAnomaly.objects.create(event=event, code=key[1], **_anomaly_row(event, key[1], now))
+            new.append(PresenceAnomaly(event_id=event.pk, code=key[1], **_anomaly_row(event, key[1], now)))
         elif row.cleared_at is not None or row.status == Status.CLEARED:
             row.status, row.cleared_at = Status.OPEN, None
             row.save(update_fields=["status", "cleared_at"])
@@ -113,51 +133,94 @@ def _sync_anomalies(
             if row.status == Status.OPEN:
                 row.status = Status.CLEARED
             row.save(update_fields=["status", "cleared_at"])
+    if new:
+        PresenceAnomaly.objects.bulk_create(new)
 
 
 def reconcile_credential(credential_id: int, election_id: int, polling_place_id: int) -> bool:
-    """Re-derive one credential's timeline in an election: its presence at ``polling_place_id`` (the place whose
-    ledger the caller holds) and its order-dependent anomalies everywhere. Returns whether that place's roster
-    changed. Its presence elsewhere depends only on events at those places, unchanged here."""
-    events = list(
-        PresenceEvent.objects.filter(
-            credential_id=credential_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
-        )
-        .only("pk", "event_id", "kind", "polling_place_id", "election_id", "credential_id", "effective_at", "hlc")
-        .order_by(*ORDER)
-    )
-    inside, stays, orphans = fold(events)
-    by_pk = {e.pk: e for e in events}
-    wanted: dict[tuple[int, str], PresenceEvent] = {(pk, Code.CHECK_OUT_WITHOUT_CHECK_IN): by_pk[pk] for pk in orphans}
-    wanted |= {(pk, Code.INSIDE_TWO_PLACES): by_pk[pk] for pk in overlapping_check_ins(stays)}
-    existing = list(
-        PresenceAnomaly.objects.select_for_update().filter(
-            credential_id=credential_id,
-            election_id=election_id,
-            code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
-        )
-    )
-    _sync_anomalies(existing, wanted, timezone.now())
+    """Re-derive one credential's timeline in an election: see ``reconcile_credentials``."""
+    return reconcile_credentials([credential_id], election_id, polling_place_id)
 
-    check_in = inside.get(polling_place_id)
-    row = Presence.objects.filter(
-        polling_place_id=polling_place_id, election_id=election_id, credential_id=credential_id
-    ).first()
-    if check_in is None:
-        if row is None:
-            return False
-        row.delete()
-        return True
-    if row is None:
-        Presence.objects.create(
-            polling_place_id=polling_place_id, election_id=election_id, credential_id=credential_id, check_in=check_in
+
+def reconcile_credentials(
+    credential_ids: Iterable[int],
+    election_id: int,
+    polling_place_id: int,
+    *,
+    presence_rows: dict[int, Presence | None] | None = None,
+) -> bool:
+    """Re-derive these credentials' timelines in an election: their presence at ``polling_place_id`` (the place
+    whose ledger the caller holds) and their order-dependent anomalies everywhere. Returns whether that place's roster
+    changed. Their presence elsewhere depends only on events at those places, unchanged here.
+
+    Three reads for the lot (their events as plain rows, their anomalies, their roster rows), then at most three
+    writes for the roster, and per credential one INSERT for its new anomalies and one UPDATE per anomaly cleared or
+    reopened. (Its anomaly rows are locked only by holders of the credential's lock, or one at a time by a review.)
+    ``presence_rows``: the roster rows at the place of every one of ``credential_ids`` (None: not inside), if the
+    caller has just read them under the same locks."""
+    ids = sorted(set(credential_ids))
+    if not ids:
+        return False
+    events_of: dict[int, list[Step]] = defaultdict(list)
+    for row in (
+        PresenceEvent.objects.filter(
+            credential_id__in=ids, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
         )
-        return True
-    if row.check_in_id != check_in.pk:
-        row.check_in = check_in
-        row.save(update_fields=["check_in"])
-        return True
-    return False
+        .order_by(*ORDER)
+        .values_list(*STEP_FIELDS)
+    ):
+        step = Step(*row)
+        assert step.credential_id is not None
+        events_of[step.credential_id].append(step)
+    existing_of: dict[int, list[PresenceAnomaly]] = defaultdict(list)
+    for anomaly in PresenceAnomaly.objects.select_for_update().filter(
+        credential_id__in=ids,
+        election_id=election_id,
+        code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
+    ):
+        existing_of[anomaly.credential_id].append(anomaly)
+    if presence_rows is None or not set(ids) <= presence_rows.keys():
+        found = Presence.objects.filter(
+            polling_place_id=polling_place_id, election_id=election_id, credential_id__in=ids
+        ).order_by()
+        presence_rows = {i: None for i in ids} | {p.credential_id: p for p in found}
+    now = timezone.now()
+    gone: list[int] = []
+    moved: list[Presence] = []
+    new: list[Presence] = []
+    for credential_id in ids:
+        events = events_of.get(credential_id, [])
+        inside, stays, orphans = fold(events)
+        by_pk = {e.pk: e for e in events}
+        wanted: dict[tuple[int, str], PresenceEvent | Step] = {
+            (pk, Code.CHECK_OUT_WITHOUT_CHECK_IN): by_pk[pk] for pk in orphans
+        }
+        wanted |= {(pk, Code.INSIDE_TWO_PLACES): by_pk[pk] for pk in overlapping_check_ins(stays)}
+        _sync_anomalies(existing_of.get(credential_id, []), wanted, now)
+        row, check_in = presence_rows.get(credential_id), inside.get(polling_place_id)
+        if check_in is None:
+            if row is not None:
+                gone.append(row.pk)
+        elif row is None:
+            new.append(
+                Presence(
+                    polling_place_id=polling_place_id,
+                    election_id=election_id,
+                    credential_id=credential_id,
+                    check_in_id=check_in.pk,
+                )
+            )
+        elif row.check_in_id != check_in.pk:
+            row.check_in_id = check_in.pk
+            moved.append(row)
+    # The roster's changes in at most three statements (a holder has one row at a place: they never collide).
+    if gone:
+        Presence.objects.filter(pk__in=gone).delete()
+    if moved:
+        Presence.objects.bulk_update(moved, ["check_in"])
+    if new:
+        Presence.objects.bulk_create(new)
+    return bool(gone or moved or new)
 
 
 def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[PresenceRule]:
@@ -170,10 +233,13 @@ def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[Presenc
     ]
 
 
+@functools.lru_cache(maxsize=4096)
 def appointer_key(name: str) -> str:
     """The quota group of an appointing party's or candidate's name: what it looks like (``common.text.skeleton``:
     NFKC, case folding, zero-width and bidirectional characters dropped, confusables mapped, spaces collapsed), so
-    "Green Party" spelt with a Cyrillic ie (U+0435), a zero-width space or in capitals is the same group."""
+    "Green Party" spelt with a Cyrillic ie (U+0435), a zero-width space or in capitals is the same group.
+
+    A pure function of the name, called for every event a quota walk passes: memoised (appointers are few)."""
     return skeleton(name)
 
 
@@ -197,7 +263,12 @@ def _group_key(c: Credential, whole_kind: set[str]) -> tuple[str, ...]:
 
 
 def reconcile_quota(
-    polling_place_id: int, election_id: int, jurisdiction_id: int, credentials: Iterable[Credential] | None = None
+    polling_place_id: int,
+    election_id: int,
+    jurisdiction_id: int,
+    credentials: Iterable[Credential] | None = None,
+    *,
+    rules: list[PresenceRule] | None = None,
 ) -> None:
     """Re-derive the quota anomalies of one polling place and election: walking the timeline, a check-in that finds
     its party, candidate or kind already at the quota is flagged (it happened: the holder is inside all the same).
@@ -205,8 +276,12 @@ def reconcile_quota(
     With ``credentials`` (those whose events were just added) only their quota groups are walked — counts never
     cross groups, so the result is the same as a full walk; without, every event and every quota anomaly of the
     place (after a rule change, ``presence_rebuild``). Groups are matched in Python by ``appointer_key``; the database
-    only narrows by kind."""
-    rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
+    only narrows by kind. ``rules``: the jurisdiction's rules, if the caller has read them in this transaction.
+
+    The walk reads plain rows and keeps a count per group, so its cost is one step per event, not one per event and
+    holder inside."""
+    if rules is None:
+        rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
     whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
     groups: set[tuple[str, ...]] | None = None
     if credentials is not None:
@@ -218,52 +293,61 @@ def reconcile_quota(
     def in_scope(c: Credential) -> bool:
         return groups is None or _group_key(c, whole_kind) in groups
 
+    Group = tuple[str, ...]
+
+    @functools.cache
+    def holder(kind: str, by_kind: str, by_name: str) -> tuple[bool, tuple[Group, Group], list[tuple[int, Group]]]:
+        """For a holder's (kind, appointer kind, appointer name), worked out once per walk: whether the walk counts
+        them; the groups they fill while inside (their kind, their appointer); and for each rule that counts them,
+        its limit and the group it counts (``same_group``, as counts)."""
+        c = Credential(kind=kind, appointed_by_kind=by_kind, appointed_by_name=by_name)
+        whole: Group = (kind,)
+        own: Group = (kind, by_kind, appointer_key(by_name))
+        checks = [(r.max_inside, whole if r.per == PresenceRule.Per.KIND else own) for r in rules_for(c, rules)]
+        return in_scope(c), (whole, own), checks
+
     events = PresenceEvent.objects.filter(
         polling_place_id=polling_place_id, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
     )
     if kinds is not None:
         events = events.filter(credential__kind__in=kinds)
-    events = (
-        events.select_related("credential")
-        .only(
-            "pk",
-            "event_id",
-            "kind",
-            "polling_place_id",
-            "election_id",
-            "credential_id",
-            "effective_at",
-            "hlc",
-            "credential__kind",
-            "credential__appointed_by_kind",
-            "credential__appointed_by_name",
-        )
-        .order_by(*ORDER)
+    rows = events.order_by(*ORDER).values_list(
+        "pk",
+        "event_id",
+        "kind",
+        "credential_id",
+        "effective_at",
+        "credential__kind",
+        "credential__appointed_by_kind",
+        "credential__appointed_by_name",
     )
-    wanted: dict[tuple[int, str], PresenceEvent] = {}
-    inside: dict[int, Credential] = {}
-    for event in events:
-        credential = event.credential
-        assert credential is not None
-        if not in_scope(credential):
+    wanted: dict[tuple[int, str], PresenceEvent | Step] = {}
+    inside: dict[int, tuple[Group, Group]] = {}
+    count: Counter[tuple[str, ...]] = Counter()
+    for pk, event_id, kind, credential_id, at, c_kind, by_kind, by_name in rows:
+        scoped, counts_in, checks = holder(c_kind, by_kind, by_name)
+        if not scoped:
             continue
-        if event.kind != CHECK_IN:
-            inside.pop(credential.pk, None)
+        if kind != CHECK_IN:
+            for group in inside.pop(credential_id, ()):
+                count[group] -= 1
             continue
-        if credential.pk in inside:
+        if credential_id in inside:
             continue
-        for rule in rules_for(credential, rules):
-            if sum(same_group(credential, other, rule) for other in inside.values()) >= rule.max_inside:
-                wanted[(event.pk, Code.QUOTA_EXCEEDED)] = event
-                break
-        inside[credential.pk] = credential
+        if any(count[group] >= limit for limit, group in checks):
+            wanted[(pk, Code.QUOTA_EXCEEDED)] = Step(
+                pk, event_id, kind, polling_place_id, election_id, credential_id, at
+            )
+        inside[credential_id] = counts_in
+        for group in counts_in:
+            count[group] += 1
     existing = PresenceAnomaly.objects.select_for_update(of=("self",)).filter(
         polling_place_id=polling_place_id, election_id=election_id, code=Code.QUOTA_EXCEEDED
     )
     if kinds is not None:
         existing = existing.filter(credential__kind__in=kinds)
-    rows = [a for a in existing.select_related("credential") if in_scope(a.credential)]
-    _sync_anomalies(rows, wanted, timezone.now())
+    anomalies = [a for a in existing.select_related("credential") if in_scope(a.credential)]
+    _sync_anomalies(anomalies, wanted, timezone.now())
 
 
 def appended_last(event: PresenceEvent) -> bool:
@@ -287,6 +371,14 @@ def record_fact(event: PresenceEvent, code: str, detail: str = "") -> None:
     PresenceAnomaly.objects.get_or_create(
         event=event, code=code, defaults=_anomaly_row(event, code, timezone.now(), detail)
     )
+
+
+def record_new_facts(facts: Iterable[tuple[PresenceEvent, str]]) -> None:
+    """``record_fact`` for events inserted in this transaction, which can hold no anomaly yet: one INSERT."""
+    now = timezone.now()
+    rows = [PresenceAnomaly(event=event, code=code, **_anomaly_row(event, code, now)) for event, code in facts]
+    if rows:
+        PresenceAnomaly.objects.bulk_create(rows)
 
 
 def open_codes(event_ids: Iterable[int]) -> dict[int, list[str]]:
