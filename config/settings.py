@@ -425,6 +425,12 @@ BACKUP_DIR = env_str("BACKUP_DIR") or ""
 #: The newest backup older than this many hours needs a person (daily report).
 BACKUP_MAX_AGE_H = env_int("BACKUP_MAX_AGE_H", 26, minimum=1)
 
+# --- The tablet app (polling.web.tablet; docs/tablet.md) ---------------------------------------------------------
+#: A tablet signs its poll worker out after this many seconds untouched.
+TABLET_IDLE_SIGN_OUT_S = env_int("TABLET_IDLE_SIGN_OUT_S", 900, minimum=60)
+#: A tablet shows its keys and revocation list as out of date this many seconds after its last sync.
+TABLET_STALE_AFTER_S = env_int("TABLET_STALE_AFTER_S", 1800, minimum=60)
+
 # --- Incidents (photos reported with incidents) ------------------------------------------------------------------
 #: Uploaded files live under MEDIA_ROOT; nothing there is served directly (incident photos only through the scoped
 #: API endpoint), so MEDIA_URL is deliberately left unset.

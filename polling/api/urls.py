@@ -15,4 +15,5 @@ urlpatterns = [
     path("polling-places/<int:pk>/zones/", views.ZonesView.as_view(), name="pollingplace-zones"),
     path("zones/", views.ZonesInBoxView.as_view(), name="zones-in-box"),
     path("", include("polling.api.presence_urls")),
+    path("", include("polling.api.tablet_urls")),
 ]

@@ -1,10 +1,13 @@
 // IndexedDB: what the tablet keeps across reloads, restarts and dead batteries.
 //   kv:     device (id, secret, place, election, label), session (token, username, expires), keys, revoked, since,
 //           scopeHashes, place (id, name, county FIPS), roster, lastSync
+//           holderList (the place's credential holders and quotas), holders (names seen online), tokens (codes checked
+//           here, by serial), lastActive
 //   events: every check-in/out, written here BEFORE anything is sent (keyPath event_id)
+//   incidents: incident reports (with their photo as a Blob), written here before anything is sent (keyPath id)
 
 const DB_NAME = "pollguard-tablet";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 let opening = null;
 
 function promisify(request) {
@@ -24,8 +27,13 @@ export function openDb() {
         const events = db.createObjectStore("events", {keyPath: "event_id"});
         events.createIndex("seq", "seq");
       }
+      if (!db.objectStoreNames.contains("incidents")) db.createObjectStore("incidents", {keyPath: "id"});
     };
-    opening = promisify(request);
+    opening = promisify(request).then((db) => {
+      // A newer release in another tab needs the database upgraded: let it (this page reloads with the new app).
+      db.onversionchange = () => db.close();
+      return db;
+    });
   }
   return opening;
 }
@@ -52,3 +60,6 @@ export const del = (key) => tx("kv", "readwrite", (s) => promisify(s.delete(key)
 
 export const putEvent = (event) => tx("events", "readwrite", (s) => promisify(s.put(event)));
 export const allEvents = () => tx("events", "readonly", (s) => promisify(s.index("seq").getAll()));
+
+export const putIncident = (incident) => tx("incidents", "readwrite", (s) => promisify(s.put(incident)));
+export const allIncidents = () => tx("incidents", "readonly", (s) => promisify(s.getAll()));

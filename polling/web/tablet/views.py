@@ -11,6 +11,7 @@ import hashlib
 import json
 from functools import cache
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,8 @@ SHELL_FILES = (
     "tablet/api.js",
     "tablet/store.js",
     "tablet/token.js",
+    "tablet/scan.js",
+    "tablet/vendor/zxing/index.min.js",
     "tablet/icon-192.png",
     "tablet/icon-512.png",
 )
@@ -48,7 +51,12 @@ def shell_version() -> str:
 
 @require_safe
 def tablet_page(request: HttpRequest) -> HttpResponse:
-    response = render(request, "tablet/tablet.html", {"version": shell_version()})
+    context = {
+        "version": shell_version(),
+        "idle_sign_out_s": settings.TABLET_IDLE_SIGN_OUT_S,
+        "stale_after_s": settings.TABLET_STALE_AFTER_S,
+    }
+    response = render(request, "tablet/tablet.html", context)
     # The service worker serves the cached copy offline; online the page is always fetched fresh.
     response["Cache-Control"] = "no-cache"
     return response

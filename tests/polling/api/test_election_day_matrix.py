@@ -184,6 +184,7 @@ ANOMALY_ONE     = row(A, DENIED, DENIED,        NF,            200,    200,    D
 INCIDENT_LIST   = row(A, DENIED, 200,           200,           200,    200,    200,    200)
 INCIDENT_REPORT = row(A, DENIED, UNKNOWN_PLACE, UNKNOWN_PLACE, 201,    201,    201,    201)
 INCIDENT_ONE    = row(A, DENIED, NF,            NF,            200,    200,    200,    200)
+HOLDERS         = row(A, NF,     NF,            NF,            200,    200,    200,    TABLET)
 # fmt: on
 
 # name -> (method, expected, audit actions an allowed call adds, whether an allowed call writes anything)
@@ -198,6 +199,7 @@ MATRIX: dict[str, tuple[str, dict[str, tuple[int, str | None]], list[str], bool]
     "review an anomaly": ("post", ANOMALY_ONE, ["presence_anomaly.review"], True),
     "list incidents": ("get", INCIDENT_LIST, [], False),
     "report an incident": ("post", INCIDENT_REPORT, ["incident.report"], True),
+    "credential holders": ("get", HOLDERS, [], False),
     "read an incident": ("get", INCIDENT_ONE, [], False),
     "an incident's photo": ("get", INCIDENT_ONE, [], False),
 }
@@ -214,6 +216,7 @@ def request_of(w: dict[str, Any], endpoint: str, *, missing: bool = False) -> tu
         "check in": (f"{pp}/check-ins/", body(token_of(w["fresh"]), local(election, 11))),
         "check out": (f"{pp}/check-outs/", body(token_of(w["inside"]), local(election, 11))),
         "roster": (f"{pp}/roster/", None),
+        "credential holders": (f"{pp}/credential-holders/", None),
         "paper log and roster": (f"{pp}/paper/log.csv", None),
         "sync": (
             "/api/v1/sync/",
@@ -268,6 +271,12 @@ def check_what_is_shown(w: dict[str, Any], endpoint: str, caller: str, response:
         data = response.json()
         assert data["outcome"] == "accepted"
         assert data["credential"]["serial"] == w["fresh" if endpoint == "check in" else "inside"].serial
+    elif endpoint == "credential holders":
+        data = response.json()
+        assert (data["polling_place"], data["election"]) == (w["place"].pk, w["election"].pk)
+        names = {c["serial"]: c["holder_name"] for c in data["credentials"]}
+        assert names[w["inside"].serial] == "Ida Inside" and names[w["fresh"].serial] == "Fay Fresh"
+        assert {c["serial"] for c in data["credentials"] if c["revoked"]} == {w["revoked"].serial}
     elif endpoint == "roster":
         data = response.json()
         assert (data["polling_place"], data["election"]) == (w["place"].pk, w["election"].pk)

@@ -52,3 +52,13 @@ def test_the_manifest_names_the_app_and_icons_of_the_sizes_it_claims(client):
         path = finders.find(icon["src"].removeprefix("/static/"))
         with Image.open(path) as image:
             assert f"{image.width}x{image.height}" == icon["sizes"] and image.format == "PNG"
+
+
+def test_the_page_carries_the_idle_sign_out_and_staleness_settings(client, settings):
+    html = client.get("/tablet/").content.decode()
+    # The defaults: 15 minutes untouched, 30 minutes since the last sync.
+    assert 'data-idle-sign-out-s="900"' in html and 'data-stale-after-s="1800"' in html
+    settings.TABLET_IDLE_SIGN_OUT_S = 120
+    settings.TABLET_STALE_AFTER_S = 600
+    html = client.get("/tablet/").content.decode()
+    assert 'data-idle-sign-out-s="120"' in html and 'data-stale-after-s="600"' in html
