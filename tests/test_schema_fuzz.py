@@ -44,7 +44,10 @@ ROLES = ("anonymous", "poll_worker", "commissioner", "state_admin")
 EXAMPLES = 12
 MIN_REQUESTS = 2000
 #: The operations a tablet works with, whose bodies only a poll worker's token gets past the permission checks.
-TABLET_PATHS = r"/(polling-places/\{id\}/(check-ins|check-outs|roster|paper|credential-holders)|sync|credentials/(verify|scope-hashes)|incidents)"
+TABLET_PATHS = (
+    r"/(polling-places/\{id\}/(check-ins|check-outs|roster|paper|credential-holders)"
+    r"|sync|credentials/(verify|scope-hashes)|incidents)"
+)
 
 #: Fuzzing: random input, conforming and not, for every operation as every role.
 fuzzing = schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
