@@ -68,8 +68,7 @@ def number(params: Params, name: str, *, required: bool) -> float | None:
         if required:
             raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
         return None
-    if len(params.getlist(name)) > 1:
-        raise BadRequest(f"Give '{name}' once.", "repeated_parameter", field=name)
+    _once(params, name)
     if not NUMBER.fullmatch(raw):
         raise BadRequest(f"'{name}' must be a number; got {raw[:40]!r}.", "not_a_number", field=name)
     value = float(raw)
@@ -92,10 +91,16 @@ def is_identifier(raw: Any) -> bool:
     return isinstance(raw, str) and bool(_DIGITS.fullmatch(raw)) and 1 <= int(raw) <= MAX_ID
 
 
+def _once(params: Params, name: str) -> None:
+    if len(params.getlist(name)) > 1:
+        raise BadRequest(f"Give '{name}' once.", "repeated_parameter", field=name)
+
+
 def identifier(params: Params, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
+    _once(params, name)
     if not is_identifier(raw):
         raise BadRequest(f"'{name}' must be a positive whole number.", f"invalid_{name}", field=name)
     return int(raw)
@@ -117,6 +122,7 @@ def page(params: Params, *, default: int, maximum: int) -> tuple[int, int]:
         raw = params.get(name)
         if raw is None or raw == "":
             return fallback
+        _once(params, name)
         if not re.fullmatch(r"[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
             raise BadRequest(f"'{name}' must be a whole number from {lo} to {hi}.", f"invalid_{name}", field=name)
         return int(raw)

@@ -224,7 +224,8 @@ def judge(
     facts: list[str] = []
     fact = FACT_FOR_REASON.get(reason or "")
     if reason is not None and (fact is None or credential is None):
-        return Judgement(credential, reason, detail, facts)  # cannot be trusted at all
+        # Cannot be trusted at all (another place, election, county or state): name nobody the place may not see.
+        return Judgement(None, reason, detail, facts)
     if kind == PresenceEvent.Kind.CHECK_OUT:
         return Judgement(credential, None, "", facts)
     if fact is None and election is not None and not polls_open_at(election, polling_place, at):

@@ -167,23 +167,50 @@ def serving_county(
         hours[row.polling_place_id].append(Opening.of(row))
     distances = _distances(found, near)
     election_day = _election_day_opening(election, county)
-    return {
-        pk: _serving(
-            found,
-            {assigned[pk]} if pk in assigned else centers,
-            pk not in assigned,
-            hours,
-            distances,
-            election,
-            election_day,
-            moment,
-        )
-        for pk in wanted
-    }
+    by_pk = {p.pk: p for p in found}
+    # The county's early-voting sites and drop boxes serve every precinct alike: judged once, not per precinct.
+    others = _serving(
+        [p for p in found if p.is_early_voting or p.is_drop_box],
+        set(),
+        False,
+        hours,
+        distances,
+        election,
+        election_day,
+        moment,
+    )
+    # Precincts served by the same election-day places (one assigned place, or all the county's vote centers) get
+    # one shared list: a county's answer costs precincts + places, never precincts x vote centers. Callers must not
+    # change the lists.
+    shared: dict[tuple[frozenset[int], bool], list[ServingPlace]] = {}
+    result = {}
+    for pk in wanted:
+        day_ids = frozenset({assigned[pk]}) if pk in assigned else frozenset(centers)
+        key = (day_ids, pk not in assigned)
+        if key not in shared:
+            day = _serving(
+                [by_pk[i] for i in day_ids if i in by_pk],
+                set(day_ids),
+                key[1],
+                hours,
+                distances,
+                election,
+                election_day,
+                moment,
+            )
+            shared[key] = sorted(day + [s for s in others if s.place.pk not in day_ids], key=_order)
+        result[pk] = shared[key]
+    return result
+
+
+def _order(s: ServingPlace) -> tuple[int, float, str]:
+    """The election-day places first, each group nearest first, then by code."""
+    group = 0 if PlaceKind.ELECTION_DAY.value in s.kinds else 1
+    return (group, s.distance_m if s.distance_m is not None else math.inf, s.place.code)
 
 
 def _serving(
-    found: list[PollingPlace],
+    places: list[PollingPlace],
     day_ids: set[int],
     vote_center: bool,
     hours: dict[int, list[Opening]],
@@ -192,10 +219,9 @@ def _serving(
     election_day: Opening,
     moment: dt.datetime,
 ) -> list[ServingPlace]:
-    served: list[tuple[tuple[int, float, str], ServingPlace]] = []
-    for place in found:
-        if place.pk not in day_ids and not (place.is_early_voting or place.is_drop_box):
-            continue  # another precinct's election-day place
+    """How each of ``places`` serves a precinct whose election-day places are ``day_ids`` (unordered)."""
+    served = []
+    for place in places:
         own = hours[place.pk]
         kinds = []
         if place.pk in day_ids:
@@ -208,21 +234,14 @@ def _serving(
             kinds.append(PlaceKind.DROP_BOX.value)
         if not kinds:
             continue  # an early-voting site open only on election day, without serving this precinct then
-        distance = distances.get(place.pk)
-        group = 0 if place.pk in day_ids else 1
-        key = (group, distance if distance is not None else math.inf, place.code)
         served.append(
-            (
-                key,
-                ServingPlace(
-                    place=place,
-                    kinds=tuple(kinds),
-                    vote_center=vote_center and place.pk in day_ids,
-                    hours=tuple(own),
-                    open_now=any(o.is_open(moment) for o in own),
-                    distance_m=distance,
-                ),
+            ServingPlace(
+                place=place,
+                kinds=tuple(kinds),
+                vote_center=vote_center and place.pk in day_ids,
+                hours=tuple(own),
+                open_now=any(o.is_open(moment) for o in own),
+                distance_m=distances.get(place.pk),
             )
         )
-    served.sort(key=lambda item: item[0])
-    return [s for _, s in served]
+    return served

@@ -147,4 +147,11 @@ def _serving_county(
             rendered[key] = Served(s.place.pk, s.place.code, location, s.kinds, assigned, s.hours, render(s))
         return rendered[key]
 
-    return {pk: [keep(s) for s in places] for pk, places in serving_county(county, election).items()}
+    # Precincts served alike share one list (``serving_county`` gives them the same one): keep it once.
+    kept: dict[int, list[Served]] = {}
+    out: dict[int, list[Served]] = {}
+    for pk, places in serving_county(county, election).items():
+        if id(places) not in kept:
+            kept[id(places)] = [keep(s) for s in places]
+        out[pk] = kept[id(places)]
+    return out
