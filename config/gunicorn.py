@@ -124,3 +124,14 @@ def when_ready(server: Any) -> None:
             connections.close_all()
         except Exception:
             server.log.warning("closing the master's database connections failed", exc_info=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker learns the geography version from PostgreSQL's notifications instead of a query per public
+    request (polling.geography.version_feed; started after the fork, never in the master)."""
+    try:
+        from polling.geography import version_feed
+
+        version_feed.feed.start()
+    except Exception:  # the worker reads the version per request instead
+        worker.log.warning("geography version feed not started", exc_info=True)

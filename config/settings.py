@@ -248,6 +248,9 @@ REST_FRAMEWORK = {
 #: An index of the geography that builds in longer than this (seconds) is rebuilt in the background after a change,
 #: the previous version answering meanwhile; a faster one is rebuilt before the next answer (polling.geography.spatial).
 INDEX_INLINE_BUILD_S = env_int("INDEX_INLINE_BUILD_MS", 1000, minimum=0) / 1000
+#: On PostgreSQL without replicas, each process learns the geography version from a LISTEN connection instead of a
+#: query per public request (polling.geography.version_feed).
+GEOGRAPHY_VERSION_FEED = env_bool("GEOGRAPHY_VERSION_FEED", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Polling-place compliance API",
     "DESCRIPTION": (

@@ -11,6 +11,9 @@ os.environ.setdefault("STAFF_RATE_LIMIT", "100000/minute")  # so has the per-acc
 # Geographic exclusion has its own tests (tests/guard/test_geo.py, which turn it on): elsewhere a global test address
 # would be judged by whatever var/geoip holds, or refused while it holds nothing.
 os.environ.setdefault("GEO_EXCLUSION", "0")
+# Most tests change the geography inside a transaction that never commits, where only a query sees the change; the
+# pushed version has its own tests (tests/polling/geography/test_version_feed.py, which turn it on).
+os.environ.setdefault("GEOGRAPHY_VERSION_FEED", "0")
 
 from config.settings import *  # noqa: F403
 

@@ -8,6 +8,7 @@ from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
+from polling.geography import version_feed
 from polling.models import (
     BufferRule,
     County,
@@ -46,13 +47,22 @@ def geography_version_bump() -> None:
     updated = GeographyVersion.objects.filter(pk=1).update(value=F("value") + 1)
     if not updated:
         GeographyVersion.objects.get_or_create(pk=1, defaults={"value": 1})
+    if version_feed.enabled():
+        value = GeographyVersion.objects.filter(pk=1).values_list("value", flat=True).get()
+        connection = transaction.get_connection()
+        with connection.cursor() as cursor:
+            # Delivered to every listening process when this transaction commits, and never if it rolls back.
+            cursor.execute("SELECT pg_notify(%s, %s)", [version_feed.CHANNEL, str(value)])
+        transaction.on_commit(lambda: version_feed.feed.saw(value))
 
 
 def geography_version() -> int:
-    """The current version, read from the database the router picks for it (a mirror for a public read).
-
-    Every public request reads it, so it is one plain statement: the ORM would spend more building the query than
-    the database spends answering it."""
+    """The current version: as PostgreSQL last pushed it to this process (``version_feed``), or else read from the
+    database the router picks for it (a mirror for a public read), in one plain statement: the ORM would spend more
+    building the query than the database spends answering it."""
+    pushed = version_feed.feed.current()
+    if pushed is not None:
+        return pushed
     alias = router.db_for_read(GeographyVersion)
     with connections[alias].cursor() as cursor:
         cursor.execute(_VERSION_SQL)
