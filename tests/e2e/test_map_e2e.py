@@ -163,6 +163,12 @@ def test_clicking_the_map_shows_the_precinct_and_both_verdicts(new_page, live_se
     expect(page.locator("#result-body [data-field=precinct-code]")).to_have_text(expected.code)
     expect(page.locator("#result-body [data-field=county]")).to_have_text(f"{expected.county_name} County")
     expect(page.locator("#result-body [data-field=polling-place]")).not_to_be_empty()
+    # The assigned place heads the list of places serving the precinct, and is drawn with the election-day symbol.
+    assigned = page.locator("#result-body [data-field=polling-place]").inner_text()
+    first = page.locator("#result-body .place").first
+    expect(first.locator("[data-field=place-name]")).to_have_text(assigned)
+    expect(first.locator(".badge[data-kind]")).to_have_text(["Election day"])
+    expect(page.locator(f'.leaflet-served-pane .kind-election_day[aria-label^="{assigned} ("]')).to_have_count(1)
     # The clicked point is marked, with the short answer beside it.
     expect(page.locator(".leaflet-marker-pane .leaflet-marker-icon")).to_have_count(1)
     expect(page.locator(".check-summary")).to_contain_text("Campaigning: PROHIBITED")

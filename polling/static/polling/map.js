@@ -325,6 +325,7 @@
     );
     fact("County", el("span", { "data-field": "county", text: lookup.county.name + " County" }), " (FIPS " + lookup.county.fips + ")");
     var place = lookup.polling_place;
+    var servedPlaces = lookup.places || [];
     if (place) {
       var accessible = (place.entrances || [])
         .filter(function (e) {
@@ -333,13 +334,6 @@
         .map(function (e) {
           return e.name;
         });
-      var show = el("button", { type: "button", className: "button show-place", text: "Show this polling place" });
-      show.addEventListener("click", function () {
-        if (map) {
-          map.setView([place.lat, place.lon], Math.max(map.getZoom(), ZONE_LABEL_MIN_ZOOM + 1));
-          mapEl.focus({ preventScroll: true });
-        }
-      });
       fact(
         "Polling place for this precinct",
         el("strong", { "data-field": "polling-place", text: place.name }),
@@ -347,17 +341,27 @@
         el("span", { "data-field": "address", text: place.address }),
         accessible.length ? el("br") : null,
         accessible.length ? "Accessible entrances: " + accessible.join(", ") + "." : null,
-        place.accessibility_notes ? el("span", { className: "small", text: " " + place.accessibility_notes }) : null,
-        el("br"),
-        map ? show : null
+        place.accessibility_notes ? el("span", { className: "small", text: " " + place.accessibility_notes }) : null
+      );
+    } else if (
+      servedPlaces.some(function (p) {
+        return p.vote_center;
+      })
+    ) {
+      fact(
+        "Polling place for this precinct",
+        el("span", { "data-field": "vote-centers", text: "Any of the county's vote centers listed below." })
       );
     } else {
-      fact("Polling place for this precinct", "None assigned for the upcoming election.");
+      fact(
+        "Polling place for this precinct",
+        lookup.election ? "None assigned for this election." : "No upcoming election."
+      );
     }
     if (lookup.election) {
       fact("Election", formatElection(lookup.election));
     }
-    return facts;
+    return [facts, renderPlaces(servedPlaces, lookup.election)];
   }
 
   function renderCompliance(compliance, complianceError) {
@@ -383,10 +387,198 @@
     });
   }
 
+  // ---- the places serving the precinct ------------------------------------------------------------------------------
+
+  /** How a place serves, in the order the list and the legend give them. A vote center is an election-day site any
+   * voter of the county may use, so it gets its own badge and symbol instead of "election day". */
+  var KIND_LABELS = {
+    vote_center: "Vote center",
+    election_day: "Election day",
+    early_voting: "Early voting",
+    drop_box: "Drop box",
+  };
+
+  function placeKinds(place) {
+    var kinds = (place.kinds || []).slice();
+    if (place.vote_center) {
+      kinds = ["vote_center"].concat(
+        kinds.filter(function (k) {
+          return k !== "election_day";
+        })
+      );
+    }
+    return kinds;
+  }
+
+  /** The kind a place is drawn as (its symbol): the first of its kinds. */
+  function symbolKind(place) {
+    return placeKinds(place)[0] || "election_day";
+  }
+
+  function kindLabel(kind) {
+    return KIND_LABELS[kind] || capitalize(String(kind).replace(/_/g, " "));
+  }
+
+  function formatDistance(metres) {
+    if (metres === null || metres === undefined) {
+      return null;
+    }
+    var miles = Number(metres) / 1609.344;
+    if (miles < 0.1) {
+      return Math.round(Number(metres) * FT_PER_M).toLocaleString("en-US") + " ft away";
+    }
+    return miles.toLocaleString("en-US", { maximumFractionDigits: 1 }) + " mi away";
+  }
+
+  /** A local date "2026-10-31" as "Saturday, October 31, 2026" (the date itself, whatever the browser's zone). */
+  function formatDate(isoDate) {
+    var parts = String(isoDate).split("-").map(Number);
+    var date = new Date(Date.UTC(parts[0], parts[1] - 1, parts[2], 12));
+    if (isNaN(date.getTime())) {
+      return String(isoDate);
+    }
+    return date.toLocaleDateString("en-US", {
+      weekday: "long",
+      year: "numeric",
+      month: "long",
+      day: "numeric",
+      timeZone: "UTC",
+    });
+  }
+
+  /** An instant's wall-clock time and zone name in ``zone``: {time: "8:00 AM", zone: "CDT"}. Falls back to the
+   * instant's own clock and UTC offset when the browser does not know the zone. */
+  function localClock(iso, zone) {
+    try {
+      var parts = new Intl.DateTimeFormat("en-US", {
+        hour: "numeric",
+        minute: "2-digit",
+        timeZone: zone,
+        timeZoneName: "short",
+      }).formatToParts(new Date(iso));
+      var time = parts
+        .filter(function (p) {
+          return p.type !== "timeZoneName";
+        })
+        .map(function (p) {
+          return p.value;
+        })
+        .join("")
+        .trim();
+      var name = parts.filter(function (p) {
+        return p.type === "timeZoneName";
+      })[0];
+      return { time: time, zone: name ? name.value : zone };
+    } catch (error) {
+      var match = /T(\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?([+-]\d\d:\d\d|Z)$/.exec(String(iso));
+      if (!match) {
+        return { time: String(iso), zone: "" };
+      }
+      return { time: match[1] + ":" + match[2], zone: match[3] === "Z" ? "UTC" : "UTC" + match[3] };
+    }
+  }
+
+  /** "8:00 AM – 5:00 PM CDT"; "12:00 AM CDT – midnight CST" on the night the clocks change. */
+  function formatOpening(opening) {
+    var start = localClock(opening.starts_at, opening.timezone);
+    var end = localClock(opening.ends_at, opening.timezone);
+    var endTime = opening.closes === "00:00" ? "midnight" : end.time;
+    if (start.zone === end.zone) {
+      return start.time + " – " + endTime + " " + start.zone;
+    }
+    return start.time + " " + start.zone + " – " + endTime + " " + end.zone;
+  }
+
+  /** The hours grouped by local date: a list of dates, each with its openings. */
+  function renderHours(hours) {
+    var list = el("dl", { className: "hours", "data-field": "hours" });
+    var byDate = [];
+    (hours || []).forEach(function (opening) {
+      var last = byDate[byDate.length - 1];
+      if (last && last.date === opening.date) {
+        last.openings.push(opening);
+      } else {
+        byDate.push({ date: opening.date, openings: [opening] });
+      }
+    });
+    byDate.forEach(function (day) {
+      list.appendChild(el("dt", { "data-date": day.date, text: formatDate(day.date) }));
+      list.appendChild(el("dd", { text: day.openings.map(formatOpening).join(", ") }));
+    });
+    return list;
+  }
+
+  /** Every place that serves the precinct in the election: name, kinds, address, distance, open now and hours. */
+  function renderPlaces(places, election) {
+    var section = el("section", { className: "places", "aria-labelledby": "places-heading" });
+    section.appendChild(el("h3", { id: "places-heading", text: "Where to vote or return a ballot" }));
+    if (!places.length) {
+      section.appendChild(
+        el("p", {
+          className: "small",
+          "data-field": "no-places",
+          text: election ? "No place serves this precinct in this election yet." : "No upcoming election.",
+        })
+      );
+      return section;
+    }
+    var list = el("ol", { className: "places-list" });
+    places.forEach(function (place) {
+      var kinds = placeKinds(place);
+      var located = place.lat !== null && place.lat !== undefined && place.lon !== null && place.lon !== undefined;
+      var badges = el("span", { className: "badges" });
+      kinds.forEach(function (kind) {
+        badges.appendChild(
+          el("span", { className: "badge badge-" + cssToken(kind), "data-kind": kind, text: kindLabel(kind) })
+        );
+      });
+      badges.appendChild(
+        el("span", {
+          className: "badge " + (place.open_now ? "badge-open" : "badge-closed"),
+          "data-field": "open-now",
+          text: place.open_now ? "Open now" : "Closed now",
+        })
+      );
+      var item = el(
+        "li",
+        { className: "place", "data-place": place.id, "data-kinds": kinds.join(" ") },
+        el(
+          "p",
+          { className: "place-name" },
+          el("span", { className: "kind-symbol kind-" + cssToken(symbolKind(place)), "aria-hidden": "true" }),
+          el("strong", { "data-field": "place-name", text: place.name })
+        ),
+        badges,
+        el("p", { className: "place-address", "data-field": "place-address", text: place.address }),
+        located
+          ? el("p", { className: "small", "data-field": "distance", text: formatDistance(place.distance_m) })
+          : el("p", { className: "small not-mapped", "data-field": "not-mapped", text: "Location not mapped yet." }),
+        place.hours && place.hours.length ? renderHours(place.hours) : null
+      );
+      if (located && map) {
+        var show = el("button", {
+          type: "button",
+          className: "button show-place",
+          text: "Show on the map",
+          "aria-label": "Show on the map: " + place.name,
+        });
+        show.addEventListener("click", function () {
+          showServedPlace(place);
+        });
+        item.appendChild(show);
+      }
+      list.appendChild(item);
+    });
+    section.appendChild(list);
+    return section;
+  }
+
   // ---- the map ----------------------------------------------------------------------------------------------------
 
   var map = null;
   var checkedLayer = null;
+  var servedLayer = null;
+  var servedMarkers = {};
   var placesById = {};
   var zoneDistances = {};
 
@@ -420,7 +612,10 @@
     ].forEach(function (pane) {
       map.createPane(pane[0], overlayPane).style.zIndex = pane[1];
     });
+    // The places serving the checked point's precinct, above the boundaries and zones, below the checked point.
+    map.createPane("served").style.zIndex = 550;
     checkedLayer = window.L.layerGroup().addTo(map);
+    servedLayer = window.L.layerGroup().addTo(map);
   }
 
   /** A layer fetched for the current view (with a margin), refetched on moveend when the view leaves what was
@@ -815,10 +1010,91 @@
     updateStatus();
   }
 
+  // ---- the places serving the checked precinct on the map -----------------------------------------------------------
+
+  /** Draw the lookup's located places, each kind with its own symbol (a CSS shape: nothing is downloaded). The
+   * markers are keyboard-focusable buttons (Leaflet's role) named by aria-label, their label opens on hover,
+   * and Enter or a click picks the place out in the result list. */
+  function drawServed(places) {
+    if (!map) {
+      return;
+    }
+    servedLayer.clearLayers();
+    servedMarkers = {};
+    (places || []).forEach(function (place) {
+      if (place.lat === null || place.lat === undefined || place.lon === null || place.lon === undefined) {
+        return;
+      }
+      var kinds = placeKinds(place);
+      var label =
+        place.name +
+        " (" +
+        kinds.map(kindLabel).join(", ") +
+        (place.open_now ? "; open now" : "; closed now") +
+        ")";
+      var marker = window.L.marker([place.lat, place.lon], {
+        pane: "served",
+        icon: window.L.divIcon({
+          className: "kind-marker kind-" + cssToken(symbolKind(place)),
+          html: "",
+          iconSize: [22, 22],
+          iconAnchor: [11, 11],
+          tooltipAnchor: [0, -11],
+        }),
+        keyboard: true,
+        riseOnHover: true,
+      })
+        .bindTooltip(asText(label + (place.address ? " — " + place.address : "")), { direction: "top" })
+        .addTo(servedLayer);
+      var node = marker.getElement();
+      if (node) {
+        node.setAttribute("aria-label", label);
+        node.setAttribute("data-place", String(place.id));
+        node.setAttribute("data-kind", symbolKind(place));
+      }
+      marker.on("click", function () {
+        selectListed(place.id);
+      });
+      servedMarkers[place.id] = marker;
+    });
+  }
+
+  /** Highlight a place in the result list (from its marker) and bring it into view. */
+  function selectListed(id) {
+    document.querySelectorAll("#result-body .place.is-selected").forEach(function (item) {
+      item.classList.remove("is-selected");
+    });
+    var item = document.querySelector('#result-body .place[data-place="' + cssToken(id) + '"]');
+    if (item) {
+      item.classList.add("is-selected");
+      if (item.scrollIntoView) {
+        item.scrollIntoView({ block: "nearest" });
+      }
+    }
+  }
+
+  /** From the list: centre the map on a place, open its label and give its marker the keyboard focus. */
+  function showServedPlace(place) {
+    if (!map) {
+      return;
+    }
+    map.setView([place.lat, place.lon], Math.max(map.getZoom(), ZONE_LABEL_MIN_ZOOM + 1), { animate: false });
+    var marker = servedMarkers[place.id];
+    if (marker) {
+      marker.openTooltip();
+      var node = marker.getElement();
+      if (node) {
+        node.focus({ preventScroll: true });
+      }
+    }
+    selectListed(place.id);
+  }
+
   // ---- checking a point -------------------------------------------------------------------------------------------
 
   var checkController = null;
   var checkedMarker = null;
+  var lastCheck = null;
   var WIDE = window.matchMedia ? window.matchMedia("(min-width: 48.01rem)") : null;
 
   function placeCheckedMarker(lat, lon, accuracy) {
@@ -882,12 +1158,14 @@
   /** Look up the precinct and polling place and check both activities at a point; show it in the result panel. */
   function check(lat, lon, options) {
     options = options || {};
+    lastCheck = { lat: lat, lon: lon, accuracy: options.accuracy };
     if (checkController) {
       checkController.abort();
     }
     var controller = new AbortController();
     checkController = controller;
     placeCheckedMarker(lat, lon, options.accuracy);
+    drawServed([]);
     if (map && options.pan) {
       map.setView([lat, lon], Math.max(map.getZoom(), CHECK_MIN_ZOOM));
     }
@@ -899,6 +1177,7 @@
       window.history.replaceState(null, "", "#" + lat.toFixed(6) + "," + lon.toFixed(6));
     }
     var coords = { lat: lat.toFixed(7), lon: lon.toFixed(7) };
+    var signal = controller.signal;
     var complianceParams = Object.assign({}, coords);
     if (options.accuracy) {
       complianceParams.accuracy_m = Math.min(options.accuracy, MAX_ACCURACY_M).toFixed(1);
@@ -914,8 +1193,9 @@
       );
     };
     return Promise.all([
-      settle(getJSON(apiUrl(cfg.lookupUrl, coords), controller.signal)),
-      settle(getJSON(apiUrl(cfg.complianceUrl, complianceParams), controller.signal)),
+      // The election picked, or none: the lookup's own default, the next upcoming election.
+      settle(getJSON(apiUrl(cfg.lookupUrl, Object.assign({ election: electionSelect.value || null }, coords)), signal)),
+      settle(getJSON(apiUrl(cfg.complianceUrl, complianceParams), signal)),
     ]).then(function (results) {
       if (controller.signal.aborted) {
         return;
@@ -946,12 +1226,13 @@
         children.push(el("p", { className: "error", "data-field": "error", text: lookup.error.message }));
       } else {
         children = children.concat(renderCompliance(compliance.value, compliance.error));
-        children.push(renderLookup(lookup.value, lookup.error, lon));
+        children = children.concat(renderLookup(lookup.value, lookup.error, lon));
       }
       showResult.apply(null, children);
       resultEl.removeAttribute("aria-busy");
       resultEl.setAttribute("data-state", "done");
       summariseOnMap(compliance.value);
+      drawServed(lookup.value ? lookup.value.places : []);
       if (WIDE && WIDE.matches && resultEl.scrollIntoView) {
         // Wide layout: only the side panel scrolls, so this brings the answer into view without moving the page.
         resultEl.scrollIntoView({ block: "nearest" });
@@ -1050,6 +1331,54 @@
     setFieldError(latInput, null);
     setFieldError(lonInput, null);
   }
+
+  // ---- the election picker -----------------------------------------------------------------------------------------
+
+  var electionSelect = document.getElementById("election");
+  var electionHint = document.getElementById("election-hint");
+  var ELECTION_PAGES = 5;
+
+  /** Fill the picker from the elections API (every page up to a bound); its first option, the lookup's own default,
+   * stays selected. */
+  function loadElections() {
+    var elections = [];
+    var pages = 0;
+    function load(url) {
+      return getJSON(url).then(function (body) {
+        elections = elections.concat(body.results || []);
+        pages += 1;
+        if (body.next && pages < ELECTION_PAGES) {
+          return load(sameOrigin(body.next));
+        }
+        return null;
+      });
+    }
+    return load(apiUrl(cfg.electionsUrl, { limit: 500 }))
+      .then(function () {
+        elections.forEach(function (election) {
+          electionSelect.appendChild(
+            el("option", {
+              value: String(election.id),
+              text: election.name + " — " + formatDate(election.date) + " (" + election.state + ")",
+            })
+          );
+        });
+        electionSelect.setAttribute("data-loaded", String(elections.length));
+      })
+      .catch(function (error) {
+        electionHint.textContent =
+          "Could not load the list of elections (" + error.message + "); places are shown for the next upcoming one.";
+        electionHint.classList.add("error");
+        electionSelect.setAttribute("data-loaded", "error");
+      });
+  }
+
+  electionSelect.addEventListener("change", function () {
+    if (lastCheck) {
+      check(lastCheck.lat, lastCheck.lon, { accuracy: lastCheck.accuracy });
+    }
+  });
+  loadElections();
 
   // ---- my location ------------------------------------------------------------------------------------------------
 
