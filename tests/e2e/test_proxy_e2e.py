@@ -131,6 +131,14 @@ class Stack:
                 lines.append(json.loads(line))
         return lines
 
+    def app_lines_after(self, before: int, count: int, seconds: float = 10.0) -> list[dict[str, object]]:
+        """The access-log lines after the first ``before``, once ``count`` of them are written (gunicorn writes a
+        line after the answer is sent, so the client may read the answer first)."""
+        deadline = time.monotonic() + seconds
+        while len(lines := self.app_lines()[before:]) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -344,4 +352,4 @@ def test_a_body_over_the_limit_is_refused_by_the_proxy(stack: Stack) -> None:
         timeout=30,
     )
     assert large.status_code == 413 and large.json()["code"] == "body_too_large"
-    assert [line["status"] for line in stack.app_lines()[before:]] == [413]
+    assert [line["status"] for line in stack.app_lines_after(before, 1)] == [413]
