@@ -20,8 +20,7 @@ from tests.factories import ElectionFactory
 from tests.helpers import seed_reference_data
 
 from .conftest import CHROMIUM_ARGS
-from .test_tablet_e2e import check_in, shot
-from .test_tablet_offline_e2e import enrolled, go_offline, set_up
+from .tablet import check_in, enrolled, go_offline, set_up, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -22,7 +22,7 @@ from tests.factories import ElectionFactory
 from tests.helpers import seed_reference_data
 from tests.people import PASSWORD
 
-from .conftest import SCREENSHOTS
+from .tablet import check, check_in, shot, sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -38,35 +38,6 @@ def election(mississippi, today):
     return ElectionFactory(
         jurisdiction=mississippi, name="General", date=today, polls_open=dt.time(0, 0), polls_close=dt.time(23, 59, 59)
     )
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"tablet-{name}.png"), full_page=True)
-
-
-def check(page, token: str, *, valid: bool = True) -> None:
-    """Check ``token`` and wait for its own verdict: the verdict box keeps the previous one's attributes while
-    hidden, so the box is waited for visible first (each check-in hides it once the event is stored)."""
-    page.fill("#token", token)
-    page.click("#token-form button[type=submit]")
-    expect(page.locator("#verdict")).to_be_visible()
-    expect(page.locator("#verdict")).to_have_attribute("data-valid", "true" if valid else "false")
-
-
-def check_in(page) -> None:
-    """Tap "Check in" and wait until the event is stored on the tablet (the app then hides the verdict)."""
-    page.click("#check-in")
-    expect(page.locator("#verdict")).to_be_hidden()
-
-
-def sync(page) -> None:
-    """Tap "Sync now" and wait for that sync's end: the app counts finished syncs in ``data-syncs`` (a "done" state
-    alone may be the previous sync's)."""
-    before = page.get_attribute("#sync-status", "data-syncs") or "0"
-    page.click("#sync-now")
-    expect(page.locator("#sync-status")).not_to_have_attribute("data-syncs", before)
-    expect(page.locator("#sync-status")).to_have_attribute("data-state", "done")
 
 
 def tamper(token: str) -> str:

@@ -13,17 +13,15 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from accounts.audit import Actor
 from accounts.models import Role
-from accounts.people import tablets
 from polling.models import PresenceAnomaly, PresenceEvent
 from polling.models.incidents import Incident
 from tests.election_day_helpers import token_of, watcher
 from tests.factories import ElectionFactory, UserFactory
 from tests.helpers import seed_reference_data
-from tests.people import PASSWORD, grant
+from tests.people import grant
 
-from .test_tablet_e2e import check, check_in, shot
+from .tablet import check, check_in, enrolled, go_offline, set_up, shot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -39,37 +37,6 @@ def election(mississippi, today):
     return ElectionFactory(
         jurisdiction=mississippi, name="General", date=today, polls_open=dt.time(0, 0), polls_close=dt.time(23, 59, 59)
     )
-
-
-def enrolled(commissioner, place, election, label: str = "Door 1") -> str:
-    _, code = tablets.enrolment_code_create(
-        actor=Actor(user=commissioner), polling_place=place, label=label, election=election
-    )
-    return code
-
-
-def set_up(page, live_server, code: str, user) -> None:
-    """Enrol the tablet with ``code`` and sign ``user`` in; returns once the first sync (keys, revocations, roster,
-    holders) is done."""
-    page.goto(f"{live_server.url}/tablet/")
-    page.fill("#enrol-code", code)
-    page.click("#setup-form button[type=submit]")
-    sign_in(page, user)
-
-
-def sign_in(page, user) -> None:
-    expect(page.locator("#screen-signin")).to_be_visible()
-    page.fill("#username", user.username)
-    page.fill("#password", PASSWORD)
-    page.click("#signin-form button[type=submit]")
-    expect(page.locator("#screen-checkin")).to_be_visible()
-    expect(page.locator("#sync-status")).to_have_attribute("data-state", "done")
-    expect(page.locator("#freshness-names")).to_contain_text("kept on this tablet")
-
-
-def go_offline(page) -> None:
-    page.context.set_offline(True)
-    expect(page.locator("#net")).to_have_attribute("data-online", "false")
 
 
 def typed(page, text: str) -> None:

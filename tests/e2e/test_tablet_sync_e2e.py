@@ -21,8 +21,7 @@ from tests.helpers import seed_reference_data
 from tests.people import grant
 
 from .conftest import CHROMIUM_ARGS
-from .test_tablet_e2e import check, check_in, shot, sync
-from .test_tablet_offline_e2e import enrolled, go_offline, set_up
+from .tablet import check, check_in, enrolled, go_offline, set_up, shot, sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.db import transaction
-from geographiclib.geodesic import Geodesic
 from rest_framework.test import APIClient
 from shapely.geometry import MultiPolygon, Point, box
 
@@ -17,20 +16,13 @@ from tests.factories import (
     ElectionFactory,
     EntranceFactory,
     PollingPlaceFactory,
-    PrecinctAssignmentFactory,
     PrecinctFactory,
 )
 from tests.polling.api.geojson_checks import assert_feature, assert_feature_collection
+from tests.public_geo import MID, WGS84, E, N, S, W, make_public_geo, towards
 
 pytestmark = pytest.mark.django_db
-WGS84 = Geodesic.WGS84
 FT = 0.3048
-W, S, E, N, MID = -90.2, 32.3, -90.1, 32.4, -90.15
-
-
-def towards(lon: float, lat: float, azimuth: float, metres: float) -> tuple[float, float]:
-    g = WGS84.Direct(lat, lon, azimuth, metres)
-    return g["lon2"], g["lat2"]
 
 
 @pytest.fixture
@@ -40,27 +32,7 @@ def api():
 
 @pytest.fixture
 def geo(mississippi):
-    county = CountyFactory(fips="28049", name="Hinds", boundary=box(W, S, E, N))
-    # East is created first, so that primary-key order and (FIPS, code) order disagree on the shared edge.
-    east = PrecinctFactory(county=county, code="0002", name="East", boundary=box(MID, S, E, N))
-    west = PrecinctFactory(county=county, code="0001", name="West", boundary=box(W, S, MID, N))
-    place = PollingPlaceFactory(county=county, code="PP1", name="West Center", location=Point(-90.17, 32.35))
-    door = EntranceFactory(polling_place=place, name="Main", location=Point(*towards(-90.17, 32.35, 0, 8.0)))
-    side = EntranceFactory(
-        polling_place=place, name="Side", location=Point(*towards(-90.17, 32.35, 90, 10.0)), accessible=False
-    )
-    election = ElectionFactory(name="General", date=dt.date.today() + dt.timedelta(days=30))
-    PrecinctAssignmentFactory(election=election, precinct=west, polling_place=place)
-    PrecinctAssignmentFactory(election=election, precinct=east, polling_place=place)
-    return {
-        "county": county,
-        "west": west,
-        "east": east,
-        "place": place,
-        "door": door,
-        "side": side,
-        "election": election,
-    }
+    return make_public_geo()
 
 
 # --- lookup -----------------------------------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from polling.geography import spatial
 from polling.geography.services import geography_version
 from polling.models import PrecinctAssignment
 from tests.factories import ElectionFactory, EntranceFactory, PollingPlaceFactory
-from tests.polling.api import test_api
-from tests.polling.api.test_api import towards
+from tests.public_geo import make_public_geo, towards
 
 pytestmark = pytest.mark.django_db
-geo = test_api.geo  # the public API tests' fixture: two precincts, one place with two entrances, an election
 AT = {"lat": 32.35, "lon": -90.18}  # in the precinct West
+
+
+@pytest.fixture
+def geo(mississippi):
+    return make_public_geo()
 
 
 @pytest.fixture

@@ -12,16 +12,20 @@ from rest_framework.test import APIClient
 
 from polling.geography import spatial
 from tests.helpers import seed_reference_data
-from tests.polling.api import test_api
+from tests.public_geo import make_public_geo
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the background build reads through its own connection
-geo = test_api.geo
 AT = {"lat": 32.35, "lon": -90.18}
 
 
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db):
     seed_reference_data()  # the states and their rules, which a transactional test's flush removed
+
+
+@pytest.fixture
+def geo(mississippi):
+    return make_public_geo()
 
 
 @pytest.fixture
