@@ -106,6 +106,7 @@ def place_feature(place: PollingPlace, *, detail: bool = False) -> dict[str, Any
         "code": place.code,
         "name": place.name,
         "address": place.address,
+        "kinds": place.kinds,
         "county": county_properties(place.county),
         "entrances": [entrance_dict(e) for e in place.entrances.all()],
     }

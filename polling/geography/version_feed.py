@@ -72,7 +72,10 @@ class VersionFeed:
                 self._value = version
 
     def stop(self) -> None:
+        """Stop listening and wait (briefly) for the connection to close."""
         self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
     def _listen(self) -> None:
         import psycopg

@@ -186,6 +186,15 @@ def test_simplification_in_metres_keeps_a_valid_smaller_boundary(api, geo):
     assert len(simple["geometry"]["coordinates"][0]) < 20 < len(full["geometry"]["coordinates"][0])
 
 
+def test_polling_place_features_say_what_kind_of_site_each_is(api, geo):
+    place = geo["place"]
+    assert api.get(f"/api/v1/polling-places/{place.pk}/").json()["properties"]["kinds"] == ["election_day"]
+    place.is_early_voting = place.is_drop_box = True
+    place.save()
+    listed = api.get("/api/v1/polling-places/", {"county": "28049"}).json()["features"]
+    assert [f["properties"]["kinds"] for f in listed] == [["election_day", "early_voting", "drop_box"]]
+
+
 def test_polling_place_features_carry_entrances_as_imported(api, geo):
     body = api.get(f"/api/v1/polling-places/{geo['place'].pk}/").json()
     assert_feature(body)
