@@ -77,6 +77,9 @@ class TokenAuthentication(BaseAuthentication):
         if session.ended_at is not None:
             if session.end_reason == ApiSession.EndReason.SHARED_LOGON:
                 raise _refuse(session_guard.ENDED_DETAIL, session_guard.ENDED_CODE)
+            if session.end_reason == ApiSession.EndReason.DEVICE_REVOKED:
+                # Told to the tablet itself (its token and device id passed above), so it forgets what it kept.
+                raise _refuse("This tablet has been revoked.", "device_revoked")
             raise _refuse("This session has ended; sign in again.", "session_ended")
         now = timezone.now()
         if session.expires_at <= now:

@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from accounts.models import Role
+from accounts.audit import Actor
+from accounts.models import Device, Role
+from accounts.people import tablets
 from polling.models import PresenceAnomaly, PresenceEvent
 from polling.models.incidents import Incident
 from tests.election_day_helpers import token_of, watcher
@@ -233,4 +235,52 @@ def test_an_incident_reported_offline_with_location_and_photo_is_sent_later(
         "data-zone-status", incident.zone_status or ""
     )
     go_offline(page)
+    watch.assert_clean(allow=("Failed to load resource",))
+
+
+KEPT_ON_THE_TABLET = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("pollguard-tablet");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const read = (store, how) => new Promise((resolve, reject) => {
+    const request = db.transaction(store).objectStore(store)[how]();
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const kept = {keys: await read("kv", "getAllKeys"), events: await read("events", "count")};
+  db.close();
+  return kept;
+}"""
+
+
+def test_a_revoked_tablet_forgets_names_codes_and_its_secret_but_keeps_its_queue(
+    new_page, live_server, place, election, county, commissioner, poll_worker
+):
+    ada = watcher(election, county, holder_name="Ada Lovelace", appointed_by_name="Analytical Party")
+    grace = watcher(election, county, holder_name="Grace Hopper", appointed_by_name="Analytical Party")
+    page, watch = new_page()
+    set_up(page, live_server, enrolled(commissioner, place, election), poll_worker)
+    check(page, token_of(ada))
+    check_in(page)
+    expect(page.locator("#events li[data-result=accepted]")).to_have_count(1)
+    go_offline(page)
+    check(page, token_of(grace))
+    check_in(page)  # queued: the tablet is offline
+    before = page.evaluate(KEPT_ON_THE_TABLET)
+    assert {"device", "holderList", "tokens", "roster", "keys"} <= set(before["keys"]) and before["events"] == 2
+
+    # The county revokes the tablet (lost, say); the next time it reaches the server it is told so.
+    device = Device.objects.get(polling_place=place)
+    tablets.device_revoke(actor=Actor(user=commissioner), device=device, reason="Lost on election morning")
+    page.context.set_offline(False)
+    expect(page.locator("#screen-setup")).to_be_visible()
+    expect(page.locator("#setup-error")).to_contain_text("revoked")
+    kept = page.evaluate(KEPT_ON_THE_TABLET)
+    gone = {"device", "session", "holderList", "holders", "tokens", "roster", "keys", "revoked", "scopeHashes"}
+    assert not gone & set(kept["keys"]), kept["keys"]
+    assert kept["events"] == 2  # the queue stays: the county's record of what was tapped here
+    assert PresenceEvent.objects.filter(polling_place=place).count() == 1  # nothing more reached the server
+    shot(page, "16-revoked")
     watch.assert_clean(allow=("Failed to load resource",))

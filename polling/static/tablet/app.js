@@ -658,12 +658,27 @@ async function refreshHolders() {
   await store.put("revoked", [...revoked.values()]);
 }
 
+// What a tablet whose enrolment the county revoked (lost, stolen, retired) must stop holding: the device's secret and
+// everything kept for offline work (holders' names, codes checked, roster, keys, revocations). The queue of events
+// and incidents stays: it is the county's record of what was tapped here, and it holds no one else's data.
+const FORGOTTEN_WHEN_REVOKED = [
+  "device", "holderList", "holders", "tokens", "roster", "keys", "revoked", "scopeHashes", "place", "lastSync", "since",
+];
+
 async function sessionEnded(error) {
   stopScan("");
   state.session = null;
   state.check += 1;
   hideVerdict();
   await store.del("session");
+  if (error.code === "device_revoked") {
+    for (const key of FORGOTTEN_WHEN_REVOKED) await store.del(key);
+    state.device = null;
+    state.place = null;
+    show("setup");
+    setText("setup-error", `${error.message} Its data was removed; a commissioner can enrol it again.`);
+    return;
+  }
   await showSignin(`${error.message} Sign in again: events not yet sent stay on this tablet.`);
 }
 
