@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,7 +44,7 @@ def lookup_at(*, lon: float, lat: float, election_id: int | None, index: Geograp
         if election is None:
             raise DomainError("No such election for this precinct's state.", "election_not_found", field="election")
     else:
-        zone = index.memo(("lookup.zone", hit.county_id), lambda: _county_zone(hit.county_id))
+        zone = local_zone(_county(index, hit.county_id))
         today = timezone.localdate(timezone=zone)
         # The first election on or after the local date, the earliest id first on a tie (as
         # ``upcoming_election_of_state`` orders them).
@@ -58,9 +57,12 @@ def _elections_of(jurisdiction_id: int) -> dict[int, Election]:
     return {e.pk: e for e in Election.objects.filter(jurisdiction_id=jurisdiction_id).order_by("date", "pk")}
 
 
-def _county_zone(county_id: int) -> zoneinfo.ZoneInfo:
-    county = County.objects.select_related("jurisdiction").only("jurisdiction__timezone", "timezone").get(pk=county_id)
-    return local_zone(county)
+def _county(index: GeographyIndex, county_id: int) -> County:
+    """The county (with its state, without its boundary), read once per index version for every lookup there."""
+    return index.memo(
+        ("lookup.county", county_id),
+        lambda: County.objects.select_related("jurisdiction").defer("boundary").get(pk=county_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,8 @@ def serving_at(
         return []
     hit = lookup.precinct
     by_precinct: dict[int, list[Served]] = index.memo(
-        ("lookup.serving", election.pk, hit.county_id), lambda: _serving_county(hit.county_id, election, render)
+        ("lookup.serving", election.pk, hit.county_id),
+        lambda: _serving_county(_county(index, hit.county_id), election, render),
     )
     kept = by_precinct.get(hit.id, [])
     moment = (at if at is not None else timezone.now()).astimezone(dt.UTC)
@@ -134,9 +137,8 @@ def serving_at(
 
 
 def _serving_county(
-    county_id: int, election: Election, render: Callable[[ServingPlace], tuple[bytes, bytes]]
+    county: County, election: Election, render: Callable[[ServingPlace], tuple[bytes, bytes]]
 ) -> dict[int, list[Served]]:
-    county = County.objects.select_related("jurisdiction").defer("boundary").get(pk=county_id)
     rendered: dict[tuple[int, tuple[str, ...], bool], Served] = {}
 
     def keep(s: ServingPlace) -> Served:

@@ -65,12 +65,9 @@ def geography_version() -> int:
         return pushed
     alias = router.db_for_read(GeographyVersion)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
+        cursor.execute(version_feed.VERSION_SQL)
         row = cursor.fetchone()
     return int(row[0]) if row is not None else 0
-
-
-_VERSION_SQL = f"SELECT value FROM {GeographyVersion._meta.db_table} WHERE id = 1"  # noqa: S608  # nosec B608 - the model's own table name
 
 
 def _bumped_by_change(sender: type[models.Model], *, raw: bool = False, **kwargs: Any) -> None:

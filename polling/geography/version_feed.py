@@ -88,7 +88,7 @@ class VersionFeed:
                     self.connections += 1
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Read after listening: a change committed in between is either in this read or notified.
-                    row = conn.execute(_VERSION_SQL).fetchone()
+                    row = conn.execute(VERSION_SQL).fetchone()
                     with self._lock:
                         self._value = int(row[0]) if row else 0
                     while not self._stop.is_set():
@@ -132,5 +132,6 @@ def _connection_params() -> dict[str, Any]:
     return params
 
 
-_VERSION_SQL = f"SELECT value FROM {GeographyVersion._meta.db_table} WHERE id = 1"  # noqa: S608  # nosec B608
+#: The version row, read by the feed and, when the feed cannot vouch for a value, by every request.
+VERSION_SQL = f"SELECT value FROM {GeographyVersion._meta.db_table} WHERE id = 1"  # noqa: S608  # nosec B608
 feed = VersionFeed()
