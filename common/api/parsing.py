@@ -106,6 +106,26 @@ def identifier(params: Params, name: str) -> int | None:
     return int(raw)
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def date(params: Params, name: str) -> dt.date | None:
+    """A calendar date given once as YYYY-MM-DD, within the years 2000-2099; None when absent."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    _once(params, name)
+    try:
+        value = dt.date.fromisoformat(raw) if _ISO_DATE.fullmatch(raw) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise BadRequest(f"'{name}' must be a date as YYYY-MM-DD, e.g. 2026-11-03.", f"invalid_{name}", field=name)
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise BadRequest(f"'{name}' must be between the years 2000 and 2099.", f"{name}_out_of_range", field=name)
+    return value
+
+
 def county_fips(params: Params) -> str | None:
     raw = params.get("county")
     if raw is None or raw == "":

@@ -138,6 +138,8 @@ def zone_feature(zone: Zone, polygon: BaseGeometry | None) -> dict[str, Any]:
             "reference": zone.reference_kind,
             "approximate": zone.approximate,
             "citation": rule.citation,
+            # The local dates the zone is in force, or null for every day (``zones.days_in_force``).
+            "applies_on": None if zone.applies_on is None else [d.isoformat() for d in zone.applies_on],
             "label": f"No {rule.activity} within {float(rule.distance_ft):g} ft of {_reference_label(zone)}",
         },
     }

@@ -6,11 +6,13 @@ the compliance answer, the selectors of the published geography), serialize as J
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -231,26 +233,35 @@ class ComplianceView(PublicView):
             "Every buffer zone within reach of the point (its limit plus `accuracy_m` plus 100 m) with the exact "
             "geodesic distance to what the rule measures from. `verdict` is `prohibited` inside any zone; "
             "`uncertain` when the GPS accuracy straddles a limit, when a zone was drawn from a stand-in reference "
-            "(`approximate`), or outside every mapped precinct (`covered: false`); `allowed` otherwise."
+            "(`approximate`), or outside every mapped precinct (`covered: false`); `allowed` otherwise. "
+            "An election-day site's zones count every day; an early-voting site's or a drop box's only on the local "
+            "dates it has hours for (`applies_on`; every day when it has none): today at each site, or on `date`."
         ),
         parameters=[
             LAT,
             LON,
             OpenApiParameter("accuracy_m", OpenApiTypes.DOUBLE, description="GPS accuracy in metres (0-1000)."),
             OpenApiParameter("activity", OpenApiTypes.STR, enum=list(BufferRule.Activity.values)),
+            OpenApiParameter(
+                "date",
+                OpenApiTypes.DATE,
+                description="The local date to answer for (YYYY-MM-DD); today at each polling place by default.",
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ERROR, 429: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
         index = self.index()
-        etag = self.etag(version=index.version)
+        now = timezone.now()
+        etag = self.etag(_day_tag(index, request, now), version=index.version)
         client_has = self.request.headers.get("If-None-Match", "")
         if _matches(client_has, etag, wildcard=False):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         lon, lat = params.coordinates(request.query_params)
         accuracy = params.accuracy(request.query_params)
         activity = parsing.choice(request.query_params, "activity", tuple(BufferRule.Activity.values))
-        answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=index)
+        on = parsing.date(request.query_params, "date")
+        answer = compliance_at(lon=lon, lat=lat, accuracy_m=accuracy, activity=activity, index=index, on=on, now=now)
         if _matches(client_has, etag):  # "*": the request was valid, so there is a current answer it matches
             return HttpResponse(status=304, headers=self._cache_headers(etag))
         body = _render(
@@ -261,6 +272,7 @@ class ComplianceView(PublicView):
                 "lon": lon,
                 "lat": lat,
                 "accuracy_m": accuracy,
+                "date": on.isoformat() if on is not None else None,
                 "zones": [
                     {
                         "polling_place": h.zone.polling_place_id,
@@ -274,12 +286,26 @@ class ComplianceView(PublicView):
                         "reference": h.zone.reference_kind,
                         "approximate": h.zone.approximate,
                         "citation": h.zone.rule.citation,
+                        "applies_on": _dates(h.zone.applies_on),
                     }
                     for h in answer.zones
                 ],
             }
         )
         return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
+
+
+def _day_tag(index: spatial.GeographyIndex, request: Request, now: dt.datetime) -> str:
+    """What a compliance answer depends on besides the request (which names any ``date``) and the geography: where
+    some zones count on some days only and no date is asked, the current quarter hour (every zone's midnight falls
+    on one)."""
+    if not index.dated or request.query_params.get("date"):
+        return ""
+    return f"at={now.astimezone(dt.UTC):%Y-%m-%dT%H}:{now.minute // 15 * 15:02d}"
+
+
+def _dates(dates: tuple[dt.date, ...] | None) -> list[str] | None:
+    return None if dates is None else [d.isoformat() for d in dates]
 
 
 class CountyListView(PublicView):

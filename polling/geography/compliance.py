@@ -3,6 +3,7 @@ exactly, and the verdict they add up to."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,11 +43,20 @@ def verdict_of(zones: list[ZoneHit], *, covered: bool) -> Verdict:
 
 
 def compliance_at(
-    *, lon: float, lat: float, accuracy_m: float, activity: str | None, index: GeographyIndex
+    *,
+    lon: float,
+    lat: float,
+    accuracy_m: float,
+    activity: str | None,
+    index: GeographyIndex,
+    on: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Compliance:
-    """The zones near (``lon``, ``lat``) with a fix good to ``accuracy_m`` metres, of ``activity`` or of every
-    activity, and their verdicts."""
-    covered, zones = index.covered_and_zones_near(lon, lat, accuracy_m=accuracy_m, activity=activity)
+    """The zones in force near (``lon``, ``lat``) with a fix good to ``accuracy_m`` metres, of ``activity`` or of
+    every activity, and their verdicts: on the local date ``on``, or without one today at each site (``now``, the
+    current time by default). An early-voting site or a drop box counts only on the dates it is used
+    (``zones.days_in_force``)."""
+    covered, zones = index.covered_and_zones_near(lon, lat, accuracy_m=accuracy_m, activity=activity, on=on, now=now)
     activities = [activity] if activity else _ACTIVITIES
     verdicts = {a: verdict_of([h for h in zones if h.zone.rule.activity == a], covered=covered) for a in activities}
     return Compliance(verdict_of(zones, covered=covered), verdicts, covered, zones)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
 import logging
 import math
 import threading
 import time
+import zoneinfo
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,13 +30,14 @@ import shapely
 from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
+from django.utils import timezone
 from shapely.geometry import Point
 
 from polling import geometry
 from polling.geography import zones
 from polling.geography.services import geography_version
 from polling.geography.zones import Zone
-from polling.models import BufferRule, County, Entrance, PollingPlace, Precinct
+from polling.models import BufferRule, County, Entrance, LocationHours, PollingPlace, Precinct
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,12 +113,24 @@ class ZoneSpec:
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A located polling place with at least one zone: ``center`` is its location (lon, lat)."""
+    """A located polling place with at least one zone: ``center`` is its location (lon, lat); its zones are in
+    force on the local dates ``applies_on`` of its time zone ``timezone`` (``zones.days_in_force``: None for every
+    day)."""
 
     place_id: int
     name: str
     center: tuple[float, float]
     zones: tuple[ZoneSpec, ...]
+    applies_on: tuple[dt.date, ...] | None = None
+    timezone: str = "UTC"
+
+    def in_force(self, on: dt.date | None, now: dt.datetime) -> bool:
+        """Whether the site's zones are in force on the local date ``on``, or, without one, at the instant ``now``
+        (its local date then)."""
+        if self.applies_on is None:
+            return True
+        day = on if on is not None else now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
+        return zones.in_force(self.applies_on, day)
 
 
 def sites_from_zones(zones: Sequence[Zone], place_names: dict[int, str]) -> list[Site]:
@@ -131,6 +146,7 @@ def sites_from_zones(zones: Sequence[Zone], place_names: dict[int, str]) -> list
             tuple(
                 ZoneSpec(z.rule, z.reference_kind, z.approximate, z.geo_rule.reference.geometry) for z in place_zones
             ),
+            place_zones[0].applies_on,
         )
         for place_id, place_zones in grouped.items()
     ]
@@ -177,6 +193,8 @@ class GeographyIndex:
         self._reference_site = np.asarray(owners, dtype=np.intp)
         self._reference_tree = shapely.STRtree(np.asarray(shapes, dtype=object))
         limits = [spec.rule.distance_m for site in self.sites for spec in site.zones]
+        #: Whether any site's zones are in force on some days only: answers then depend on the date.
+        self.dated = any(site.applies_on is not None for site in self.sites)
         self.max_limit_m = max(max(limits, default=0.0), max_limit_m or 0.0)
         # Zones made on first use, most recently used last; bounded so a crawler cannot grow a worker without limit.
         self._zones: OrderedDict[int, list[Zone]] = OrderedDict()
@@ -226,6 +244,7 @@ class GeographyIndex:
                     reference_kind=spec.reference_kind,
                     approximate=spec.approximate,
                     geo_rule=geometry.ZoneRule(reference=reference, distance_m=spec.rule.distance_m),
+                    applies_on=site.applies_on,
                 )
             )
         with self._zones_lock:
@@ -291,29 +310,54 @@ class GeographyIndex:
         return chosen
 
     def zones_near(
-        self, lon: float, lat: float, *, accuracy_m: float = 0.0, activity: str | None = None
+        self,
+        lon: float,
+        lat: float,
+        *,
+        accuracy_m: float = 0.0,
+        activity: str | None = None,
+        on: dt.date | None = None,
+        now: dt.datetime | None = None,
     ) -> list[ZoneHit]:
-        """Every zone whose limit lies within ``REACH_BEYOND_LIMIT_M`` + accuracy of the point, classified exactly.
+        """Every zone in force whose limit lies within ``REACH_BEYOND_LIMIT_M`` + accuracy of the point, classified
+        exactly.
 
-        Nearest first. ``accuracy_m`` widens the search box by converting it conservatively to degrees.
+        Nearest first. ``accuracy_m`` widens the search box by converting it conservatively to degrees. A zone in
+        force on some days only (``Site.applies_on``) counts on the local date ``on``, or without one on the site's
+        local date at ``now`` (the current time by default).
         """
         geometry.check_lonlat(lon, lat)
         if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
             raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
-        return self._zones_reaching(lon, lat, shapely.points((lon, lat)), accuracy_m, activity)
+        return self._zones_reaching(lon, lat, shapely.points((lon, lat)), accuracy_m, activity, on, now)
 
     def covered_and_zones_near(
-        self, lon: float, lat: float, *, accuracy_m: float = 0.0, activity: str | None = None
+        self,
+        lon: float,
+        lat: float,
+        *,
+        accuracy_m: float = 0.0,
+        activity: str | None = None,
+        on: dt.date | None = None,
+        now: dt.datetime | None = None,
     ) -> tuple[bool, list[ZoneHit]]:
         """Whether a precinct covers the point, and ``zones_near``: the two questions of a compliance answer."""
         geometry.check_lonlat(lon, lat)
         if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
             raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
         point = shapely.points((lon, lat))
-        return self._precinct_covering(point) is not None, self._zones_reaching(lon, lat, point, accuracy_m, activity)
+        covered = self._precinct_covering(point) is not None
+        return covered, self._zones_reaching(lon, lat, point, accuracy_m, activity, on, now)
 
     def _zones_reaching(
-        self, lon: float, lat: float, point: Point, accuracy_m: float, activity: str | None
+        self,
+        lon: float,
+        lat: float,
+        point: Point,
+        accuracy_m: float,
+        activity: str | None,
+        on: dt.date | None,
+        now: dt.datetime | None,
     ) -> list[ZoneHit]:
         # A zone within reach of the point has its reference within (its limit + the reach + the accuracy) of the
         # point, so within the box around the point drawn for the largest limit: a superset, decided exactly below.
@@ -328,8 +372,11 @@ class GeographyIndex:
         sites = self._reference_site[found]
         hits: list[ZoneHit] = []
         for i in (np.unique(sites) if len(sites) > 1 else sites).tolist():
+            site = self.sites[i]
+            if site.applies_on is not None and not site.in_force(on, now or timezone.now()):
+                continue
             distances: dict[str, float] = {}  # rules measured from the same reference share one distance
-            name = self.sites[i].name
+            name = site.name
             for zone in self._site_zones(i):
                 if activity is not None and zone.rule.activity != activity:
                     continue
@@ -370,7 +417,10 @@ def build_index(version: int) -> GeographyIndex:
     """The index of what the database holds now: precincts, and every located polling place with the zones its
     state's rules give it (``polling.geography.zones``, the single definition of what a zone is measured from)."""
     started = time.perf_counter()
-    counties = {c["id"]: c for c in County.objects.values("id", "fips", "name", "jurisdiction_id")}
+    counties = {
+        c["id"]: c
+        for c in County.objects.values("id", "fips", "name", "jurisdiction_id", "timezone", "jurisdiction__timezone")
+    }
     entries = []
     parts = []
     for chunk in _stream(Precinct.objects.order_by("pk").values_list("id", "code", "name", "county_id", "boundary")):
@@ -412,6 +462,16 @@ def build_index(version: int) -> GeographyIndex:
             shapes[~single] = shapely.multipoints(door_xy[several], indices=np.cumsum(~single)[group[several]] - 1)
         door_shape = dict(zip(places_with_doors.tolist(), shapes.tolist(), strict=True))
     del door_place, door_in_use, door_xy
+    # The dates each site that is not an election-day site has hours on, in any election (``zones.days_in_force``).
+    opening_dates: dict[int, set[dt.date]] = defaultdict(set)
+    for chunk in _stream(
+        LocationHours.objects.filter(polling_place__is_election_day=False, polling_place__location__isnull=False)
+        .order_by()
+        .values_list("polling_place_id", "date")
+    ):
+        for place_id, date in chunk:
+            # Raw rows: SQLite gives the ISO text, PostgreSQL a date.
+            opening_dates[place_id].add(dt.date.fromisoformat(date) if isinstance(date, str) else date)
     sites: list[Site] = []
     covering_rules: dict[tuple[int, bool, bool], list[BufferRule]] = {}
     places = (
@@ -437,7 +497,17 @@ def build_index(version: int) -> GeographyIndex:
             specs = tuple(
                 ZoneSpec(rule, *zones.reference_for(rule.measured_from, shape, building, location)) for rule in covering
             )
-            sites.append(Site(pk, name, (location.x, location.y), specs))
+            county = counties[county_id]
+            sites.append(
+                Site(
+                    pk,
+                    name,
+                    (location.x, location.y),
+                    specs,
+                    zones.days_in_force(election_day=bool(election_day), opening_dates=opening_dates.get(pk, ())),
+                    county["timezone"] or county["jurisdiction__timezone"],
+                )
+            )
     index = GeographyIndex(version=version, precincts=entries, boundaries=boundaries, sites=sites)
     index.build_seconds = time.perf_counter() - started
     _give_back_freed_memory()

@@ -7,6 +7,7 @@ polling-place point) and is flagged ``approximate`` unless the fallback can only
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ class Zone:
     reference_kind: str  # "entrances", "building" or "location": what the distance is actually measured from
     approximate: bool  # True when the rule's reference is not mapped and the fallback may draw the zone too small
     geo_rule: geometry.ZoneRule
+    #: The local dates the zone is in force (``days_in_force``), or None for every day.
+    applies_on: tuple[dt.date, ...] | None = None
 
     @property
     def limit_ft(self) -> float:
@@ -122,15 +125,39 @@ def rules_for_site(rules: Sequence[BufferRule], *, voting: bool, drop_box: bool)
     return [r for r in rules if chosen.get(r.activity) is r]
 
 
+def days_in_force(*, election_day: bool, opening_dates: Iterable[dt.date]) -> tuple[dt.date, ...] | None:
+    """The local dates a site's zones are in force, or None for every day.
+
+    An election-day site's zones are answered every day: it is published as a polling place ahead of the election,
+    and "may I campaign here?" asked before the day is asked about the day. A site that is only an early-voting site
+    or a drop box has voting (or ballots) there only on the dates it has hours for, in any election: its zones are in
+    force on those dates alone. Without any dated hours we cannot say when it is used, so its zones are in force every
+    day: an answer may be too strict for a day, never too lenient."""
+    if election_day:
+        return None
+    dates = tuple(sorted(set(opening_dates)))
+    return dates or None
+
+
+def in_force(applies_on: tuple[dt.date, ...] | None, day: dt.date) -> bool:
+    """Whether a zone in force on ``applies_on`` (``days_in_force``) is in force on the local date ``day``."""
+    return applies_on is None or day in applies_on
+
+
 def zones_for(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Zone]:
     """Every zone of ``place`` under ``rules`` (the rules of its jurisdiction) that cover its kind of site, in rule
-    order; none for a place whose coordinates are not known yet (a zone drawn around a guessed point would be a false
-    answer)."""
+    order, with the dates each is in force (``days_in_force``; reads the place's hours, prefetched or not, unless
+    it is an election-day site); none for a place whose coordinates are not known yet (a zone drawn around a guessed
+    point would be a false answer)."""
     if place.location is None:
         return []
     center = (place.location.x, place.location.y)
+    covering = rules_covering(place, rules)
+    applies_on = None
+    if covering and not (set(_KINDS) & place.get_deferred_fields()) and not place.is_election_day:
+        applies_on = days_in_force(election_day=False, opening_dates=(h.date for h in place.hours.all()))
     zones = []
-    for rule in rules_covering(place, rules):
+    for rule in covering:
         kind, approximate, ref_geom = resolve_reference(place, rule.measured_from)
         reference = geometry.Reference(geometry=ref_geom, center=center)
         zones.append(
@@ -140,6 +167,7 @@ def zones_for(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Zone]:
                 reference_kind=kind,
                 approximate=approximate,
                 geo_rule=geometry.ZoneRule(reference=reference, distance_m=rule.distance_m),
+                applies_on=applies_on,
             )
         )
     return zones
