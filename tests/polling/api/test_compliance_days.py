@@ -16,7 +16,7 @@ from shapely.geometry import Point, box
 from polling.geography import spatial
 from polling.geography.services import geography_version_bump
 from polling.geography.zones import days_in_force, zones_for
-from polling.models import BufferRule, Jurisdiction, LocationHours, PollingPlace
+from polling.models import BufferRule, Jurisdiction, LocationHours, PollingPlace, PrecinctAssignment, VoteCenter
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory, PrecinctFactory
 from tests.public_geo import make_public_geo, towards
 
@@ -242,3 +242,20 @@ def test_a_repeated_date_is_refused(api, geo):
     response = api.get(f"/api/v1/compliance/?lon={lon}&lat={lat}&date=2026-10-26&date=2026-10-28")
 
     assert response.status_code == 400 and response.json()["code"] == "repeated_parameter"
+
+
+def test_every_vote_center_of_a_vote_center_county_has_its_zones(api, geo, mississippi):
+    PrecinctAssignment.objects.all().delete()  # the county votes at vote centers now
+    centers = [
+        PollingPlaceFactory(county=geo["county"], code=f"VC{i}", name=f"Center {i}", location=Point(lon, 32.32))
+        for i, lon in enumerate((-90.19, -90.11))
+    ]
+    for center in centers:
+        VoteCenter.objects.create(election=geo["election"], polling_place=center)
+
+    for center in centers:
+        lon, lat = towards(center.location.x, center.location.y, 180, 5.0)  # 16 ft: inside both zones
+        body = api.get("/api/v1/compliance/", {"lon": lon, "lat": lat, "date": OFF_DAY.isoformat()}).json()
+        assert body["verdict"] == "prohibited"
+        assert {(z["polling_place"], z["applies_on"]) for z in body["zones"]} == {(center.pk, None)}
+        assert body["verdicts"] == {"campaigning": "prohibited", "loitering": "prohibited"}
