@@ -40,20 +40,33 @@ VERSIONED_MODELS: tuple[type[models.Model], ...] = (
 )
 
 
+_TABLE = GeographyVersion._meta.db_table
+_BUMP_AND_NOTIFY_SQL = (
+    f"WITH bumped AS (UPDATE {_TABLE} SET value = value + 1 WHERE id = 1 RETURNING value) "  # noqa: S608  # nosec B608
+    "SELECT value, pg_notify(%s, value::text) FROM bumped"
+)
+
+
 def geography_version_bump() -> None:
     """Mark the geography as changed, inside the caller's transaction (so the bump commits or rolls back with it)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("geography_version_bump() must run inside the transaction that changes the geography")
+    if version_feed.enabled():
+        # PostgreSQL: the bump and its notice in one statement. The notice is delivered to every listening process
+        # when this transaction commits, and never if it rolls back.
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(_BUMP_AND_NOTIFY_SQL, [version_feed.CHANNEL])
+            row = cursor.fetchone()
+        if row is None:
+            GeographyVersion.objects.get_or_create(pk=1, defaults={"value": 1})
+            geography_version_bump()  # the row exists now: bump it again, notifying
+            return
+        value = int(row[0])
+        transaction.on_commit(lambda: version_feed.feed.saw(value))
+        return
     updated = GeographyVersion.objects.filter(pk=1).update(value=F("value") + 1)
     if not updated:
         GeographyVersion.objects.get_or_create(pk=1, defaults={"value": 1})
-    if version_feed.enabled():
-        value = GeographyVersion.objects.filter(pk=1).values_list("value", flat=True).get()
-        connection = transaction.get_connection()
-        with connection.cursor() as cursor:
-            # Delivered to every listening process when this transaction commits, and never if it rolls back.
-            cursor.execute("SELECT pg_notify(%s, %s)", [version_feed.CHANNEL, str(value)])
-        transaction.on_commit(lambda: version_feed.feed.saw(value))
 
 
 def geography_version() -> int:

@@ -109,3 +109,19 @@ def test_the_feed_is_off_with_read_replicas_and_when_turned_off(feed, settings):
     settings.DATABASE_REPLICAS = []
     settings.GEOGRAPHY_VERSION_FEED = False
     assert not version_feed.enabled()
+
+
+def test_a_bump_notifies_every_listener_with_the_value_it_stored(feed):
+    """The bump and its notice are one statement: a listener that is not this process's own feed (another
+    process) learns the exact value stored, only through the notice."""
+    feed.start()
+    listener = version_feed.VersionFeed()
+    listener.start()
+    try:
+        wait_for(lambda: listener.current() is not None)
+        bump()
+        bump()
+        wait_for(lambda: listener.current() == stored())
+        assert feed.current() == listener.current()
+    finally:
+        listener.stop()
