@@ -3,6 +3,7 @@ no view caught as 404 rather than a server error."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -13,6 +14,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from config.views import not_found
 
 logger = logging.getLogger(__name__)
+
+#: A refused body up to this size is read and thrown away before the answer (in 64 KiB chunks, never kept): a
+#: reverse proxy still sending it would otherwise see the connection reset and answer 502 instead of our 413. Above
+#: the proxy's own limit (``deploy/nginx``: 6 MiB), so whatever it lets through is read; a larger declared body
+#: (only a client talking to the application server directly) is not waited for.
+DISCARD_REFUSED_BODY_BYTES = 8 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 class RequestLimitsMiddleware:
@@ -35,6 +43,7 @@ class RequestLimitsMiddleware:
             )
         if self._body_too_large(request):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            self._discard_body(request)
             return JsonResponse(
                 {"detail": f"The request body is larger than {limit} bytes.", "code": "body_too_large"}, status=413
             )
@@ -50,6 +59,16 @@ class RequestLimitsMiddleware:
         if limit is None or not length.isdigit() or content_type.startswith("multipart/form-data"):
             return False
         return int(length) > limit
+
+    @staticmethod
+    def _discard_body(request: HttpRequest) -> None:
+        length = int(request.META["CONTENT_LENGTH"])
+        if length > DISCARD_REFUSED_BODY_BYTES:
+            return
+        with contextlib.suppress(OSError, ValueError):  # a client gone or a short body: nothing left to wait for
+            remaining = length
+            while remaining > 0 and (chunk := request.read(min(_CHUNK, remaining))):
+                remaining -= len(chunk)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ObjectDoesNotExist):
