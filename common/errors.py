@@ -77,6 +77,7 @@ REFUSALS: dict[str, Kind] = {
     "polls_closed": Kind.CONFLICT,
     "quota_full": Kind.CONFLICT,
     "event_id_reused": Kind.UNPROCESSABLE,
+    "report_id_reused": Kind.UNPROCESSABLE,
     "occurred_at_in_future": Kind.INVALID,  # a tablet time ahead of the server's clock (online post, incident)
     "sent_at_in_future": Kind.INVALID,
     "occurred_at_too_early": Kind.INVALID,  # placed (server-corrected) before its election day could begin

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -70,6 +72,16 @@ def _text(fields: parsing.BodyFields, name: str) -> str:
             field=name,
         )
     return raw.strip()
+
+
+def _report_id(fields: parsing.BodyFields) -> uuid.UUID | None:
+    raw = fields.get("report_id")
+    if raw is None or raw == "":
+        return None
+    with contextlib.suppress(ValueError):
+        if len(raw) <= 36:  # canonical or bare hex; no braces or URN
+            return uuid.UUID(raw)
+    raise BadRequest("'report_id' must be a UUID.", "invalid_report_id", field="report_id")
 
 
 def _in(place_id: int | None, name: str) -> None:
@@ -154,10 +166,12 @@ class IncidentListView(IncidentView):
         summary="Report an incident",
         description=(
             "JSON, or multipart/form-data with an optional `photo` (JPEG, PNG or WebP; metadata is stripped). The "
-            "server measures the exact geodesic distance to the reference of the state's rule for the activity."
+            "server measures the exact geodesic distance to the reference of the state's rule for the activity. "
+            "Optional `report_id` (a UUID the client makes): the same report sent again under it is stored once and "
+            "answered 200 with the first report; another report under it is 422 `report_id_reused`."
         ),
         request=OBJECT,
-        responses={201: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT, 413: OBJECT},
+        responses={200: OBJECT, 201: OBJECT, 400: OBJECT, 401: OBJECT, 403: OBJECT, 413: OBJECT, 422: OBJECT},
     )
     def post(self, request: Request) -> Response:
         length = request.META.get("CONTENT_LENGTH") or "0"
@@ -187,6 +201,7 @@ class IncidentListView(IncidentView):
                 field="description",
             )
         election_id = parsing.identifier(fields, "election")
+        report_id = _report_id(fields)
 
         assert place_id is not None
         place, election = selectors.report_site(
@@ -197,7 +212,7 @@ class IncidentListView(IncidentView):
 
         photo_path = photos.store_photo(photo) if photo else ""
         try:
-            incident = incident_report(
+            reported = incident_report(
                 actor=request_actor(request),
                 polling_place=place,
                 election=election,
@@ -209,13 +224,16 @@ class IncidentListView(IncidentView):
                 description=description,
                 photo_path=photo_path,
                 photo_content_type=photo.content_type if photo else "",
+                report_id=report_id,
             )
         except BaseException:
             if photo_path:
                 photos.delete_photo(photo_path)
             raise
-        incident = selectors.incident_get(self.scope, incident.pk)
-        return Response(incident_out(incident), status=201)
+        if reported.replayed and photo_path:
+            photos.delete_photo(photo_path)  # the first send's photo (or none) stands
+        incident = selectors.incident_get(self.scope, reported.incident.pk)
+        return Response(incident_out(incident), status=200 if reported.replayed else 201)
 
 
 class IncidentDetailView(IncidentView):

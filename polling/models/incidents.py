@@ -36,6 +36,12 @@ class Incident(AppendOnlyModel):
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents")
     reported_from_device = models.CharField(max_length=64, blank=True, help_text="The client's device id.")
     reported_at = models.DateTimeField(help_text="Server time the report was received.")
+    report_id = models.UUIDField(
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The reporting client's id for this report: a report sent again under it is stored once.",
+    )
     occurred_at = models.DateTimeField(help_text="When it happened, as the reporter gave it.")
     activity = models.CharField(max_length=20, choices=Activity.choices)
     description = models.TextField(validators=[MaxLengthValidator(DESCRIPTION_MAX_CHARS)])

@@ -15,6 +15,7 @@ from accounts.audit import Actor
 from accounts.credentials import issuing
 from accounts.models import Role
 from polling.models import Presence, PresenceEvent
+from polling.models.incidents import Incident
 from tests.election_day_helpers import token_of, watcher
 from tests.factories import ElectionFactory, UserFactory
 from tests.helpers import seed_reference_data
@@ -201,4 +202,38 @@ def test_an_answer_lost_on_the_way_is_sent_again_and_the_first_answer_stands(
     expect(page.locator("#events li[data-result=accepted][data-resent=true]")).to_have_count(1)
     assert PresenceEvent.objects.count() == 1
     assert roster_serials(page) == server_roster(place) == {ada.serial}
+    watch.assert_clean(allow=("Failed to load resource",))
+
+
+def test_an_incident_whose_answer_is_lost_is_sent_again_and_stored_once(
+    new_page, live_server, place, election, commissioner, poll_worker
+):
+    """The server stores an incident report but the answer never reaches the tablet: the tablet keeps it queued and
+    sends it again under the same report id; the server answers with the first report and holds it once."""
+    page, watch = new_page(service_workers="block")
+    set_up(page, live_server, enrolled(commissioner, place, election), poll_worker)
+
+    def lose_the_answer(route) -> None:
+        if route.request.method != "POST":
+            return route.continue_()
+        route.fetch()  # the server stores the report…
+        return route.abort("connectionreset")  # …and the tablet never hears back
+
+    page.route("**/api/v1/incidents/", lose_the_answer)
+    page.click("#incident-open")
+    page.select_option("#incident-activity", "loitering")
+    page.fill("#incident-description", "Two people wait by the door and talk to voters.")
+    page.click("#incident-form button[type=submit]")
+    expect(page.locator("#sync-status")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#incidents li[data-status=queued]")).to_have_count(1)
+    assert Incident.objects.count() == 1
+
+    page.unroute("**/api/v1/incidents/")
+    sync(page)
+    expect(page.locator("#incidents li[data-status=sent]")).to_have_count(1)
+    stored = Incident.objects.get()
+    assert stored.report_id is not None and stored.activity == "loitering"
+    expect(page.locator("#incidents li[data-status=sent]")).to_have_attribute(
+        "data-zone-status", stored.zone_status or ""
+    )
     watch.assert_clean(allow=("Failed to load resource",))

@@ -126,7 +126,8 @@ def report_site(
                 "You do not work at this polling place in that election.", "unknown_election", field="election"
             )
         election = Election.objects.get(pk=election_id)
-    if metres_from(place, lon, lat) > MAX_DISTANCE_FROM_PLACE_M:
+    # A place not located yet cannot tell a spot far from it; its report is stored unmeasured (it has no zones).
+    if place.location is not None and metres_from(place, lon, lat) > MAX_DISTANCE_FROM_PLACE_M:
         raise DomainError(
             f"The location is more than {MAX_DISTANCE_FROM_PLACE_M / 1000:.0f} km from the polling place: check "
             "the coordinates (and that lon and lat are not swapped).",

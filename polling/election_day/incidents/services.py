@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
+from common.errors import DomainError
 from polling.geography.zones import zones_for
 from polling.models import BufferRule, Election, PollingPlace
 from polling.models.incidents import Incident
@@ -24,25 +26,36 @@ class ZoneMeasure:
 
 
 def measure(place: PollingPlace, activity: str, lon: float, lat: float, accuracy_m: float) -> ZoneMeasure | None:
-    """Exact geodesic distance from (lon, lat) to the reference of the state's rule for ``activity`` (None when the
-    activity has no rule there, e.g. "other")."""
+    """Exact geodesic distance from (lon, lat) to the reference of the state's rule for ``activity`` that covers the
+    place's kind of site (``zones_for``). None when there is no such zone: an activity without a rule (e.g.
+    "other"), a kind of site no rule covers (a drop box in most states), or a place not located yet."""
     if activity not in BufferRule.Activity.values:
         return None
-    rule = BufferRule.objects.filter(jurisdiction_id=place.county.jurisdiction_id, activity=activity).first()
-    if rule is None:
+    rules = BufferRule.objects.filter(jurisdiction_id=place.county.jurisdiction_id, activity=activity)
+    zone = next(iter(zones_for(place, rules)), None)
+    if zone is None:
         return None
-    (zone,) = zones_for(place, [rule])
     verdict = zone.classify(lon, lat, accuracy_m)
     return ZoneMeasure(
         distance_ft=verdict.distance_ft,
         zone_status=str(verdict.status),
-        rule=rule,
+        rule=zone.rule,
         reference_kind=zone.reference_kind,
         approximate=zone.approximate,
     )
 
 
-@transaction.atomic
+REPORT_ID_REUSED = "report_id_reused"
+
+
+@dataclass(frozen=True)
+class Reported:
+    """The incident as stored, and whether this call only found it stored already under its ``report_id``."""
+
+    incident: Incident
+    replayed: bool = False
+
+
 def incident_report(
     *,
     actor: Actor,
@@ -56,8 +69,73 @@ def incident_report(
     description: str,
     photo_path: str = "",
     photo_content_type: str = "",
+    report_id: uuid.UUID | None = None,
+) -> Reported:
+    """Store one incident with the server's measurement and write ``incident.report`` to the audit trail, in one
+    transaction. A report sent again under the same ``report_id`` (its first answer lost on the way, or two sends
+    racing) is stored once: the second call gets the first report back (``replayed``; its photo, if any, is the
+    caller's to discard), or ``report_id_reused`` when the id was used for a different report."""
+    fields = (polling_place.pk, election.pk if election else None, activity, lon, lat, occurred_at, description)
+    if report_id is not None and (existing := Incident.objects.filter(report_id=report_id).first()) is not None:
+        return _replayed(existing, fields)
+    try:
+        with transaction.atomic():
+            return Reported(
+                _store(
+                    actor=actor,
+                    polling_place=polling_place,
+                    election=election,
+                    activity=activity,
+                    lon=lon,
+                    lat=lat,
+                    accuracy_m=accuracy_m,
+                    occurred_at=occurred_at,
+                    description=description,
+                    photo_path=photo_path,
+                    photo_content_type=photo_content_type,
+                    report_id=report_id,
+                )
+            )
+    except IntegrityError:
+        # Another request stored a report under this id between the look above and this insert.
+        existing = Incident.objects.filter(report_id=report_id).first() if report_id is not None else None
+        if existing is None:
+            raise
+        return _replayed(existing, fields)
+
+
+def _replayed(existing: Incident, fields: tuple[object, ...]) -> Reported:
+    stored = (
+        existing.polling_place_id,
+        existing.election_id,
+        existing.activity,
+        existing.lon,
+        existing.lat,
+        existing.occurred_at,
+        existing.description,
+    )
+    if stored != fields:
+        raise DomainError(
+            "This report_id was already used for a different report.", REPORT_ID_REUSED, field="report_id"
+        )
+    return Reported(existing, replayed=True)
+
+
+def _store(
+    *,
+    actor: Actor,
+    polling_place: PollingPlace,
+    election: Election | None,
+    activity: str,
+    lon: float,
+    lat: float,
+    accuracy_m: float | None,
+    occurred_at: dt.datetime,
+    description: str,
+    photo_path: str,
+    photo_content_type: str,
+    report_id: uuid.UUID | None,
 ) -> Incident:
-    """Store one incident with the server's measurement and write ``incident.report`` to the audit trail."""
     measured = measure(polling_place, activity, lon, lat, accuracy_m or 0.0)
     incident = Incident(
         polling_place=polling_place,
@@ -73,6 +151,7 @@ def incident_report(
         accuracy_m=accuracy_m,
         photo_path=photo_path,
         photo_content_type=photo_content_type,
+        report_id=report_id,
     )
     if measured is not None:
         incident.distance_ft = measured.distance_ft
@@ -82,7 +161,9 @@ def incident_report(
         incident.rule_citation = measured.rule.citation
         incident.reference_kind = measured.reference_kind
         incident.approximate = measured.approximate
-    incident.full_clean()
+    # The database enforces the one unique field (``report_id``): a racing duplicate is an IntegrityError, answered
+    # above as a replay.
+    incident.full_clean(validate_unique=False)
     incident.save(force_insert=True)
     audit_record(
         actor=actor,

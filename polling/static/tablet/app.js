@@ -771,7 +771,8 @@ async function sendIncidents() {
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
   for (const incident of waiting) {
     try {
-      const answer = await api.reportIncident(state.session, incident.fields, incident.photo);
+      // The incident's own id as the server's report_id: sent again after a lost answer, it is stored once.
+      const answer = await api.reportIncident(state.session, {report_id: incident.id, ...incident.fields}, incident.photo);
       await store.putIncident({
         ...incident,
         status: "sent",
