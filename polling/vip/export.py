@@ -3,9 +3,12 @@ boundaries as a WGS84 shapefile (with its ``.prj``), referenced from each Precin
 file's SHA-256 and the feature's index.
 
 Every kind of polling location is written with its ``IsEarlyVoting`` / ``IsDropBox`` flags, its hours in the
-election (``HoursOpen``, see ``polling.vip.locations``) and its ``LatLng`` when known; a precinct served by its
-county's vote centers lists them all. What VIP cannot carry of ours is left out (entrances, building outlines,
-accessibility notes).
+election (``HoursOpen``, see ``polling.vip.locations``) and its ``LatLng`` when known. Which location serves whom
+(see ``polling.vip.locations``): a precinct lists its assigned place; a Locality lists its county's locality-wide
+locations, i.e. its vote centers and its early-voting sites and drop boxes open in the election; a precinct served
+by several vote centers lists them all, one served by a single vote center lists none (listing it alone would say
+"assigned"). A location listed nowhere (unused in this election) carries its county in its id. What VIP cannot
+carry of ours is left out (entrances, building outlines, accessibility notes).
 """
 
 from __future__ import annotations
@@ -186,9 +189,14 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
     _identifier(element, "fips", state.fips)
     _sub(element, "Name", state.name)
 
+    # Locality-wide: the vote centers, and the early-voting sites and drop boxes open in this election.
+    wide = {pk for pks in centers_by_id.values() for pk in pks} | {
+        p.pk for p in places if (p.is_early_voting or p.is_drop_box) and p.pk in hours
+    }
     by_county: dict[int, list[str]] = {}
     for place in places:
-        by_county.setdefault(place.county_id, []).append(place_ids[place.pk])
+        if place.pk in wide:
+            by_county.setdefault(place.county_id, []).append(place_ids[place.pk])
     for county in counties:
         element = _sub(root, "Locality", id=f"loc{county.fips}")
         _identifier(element, "fips", county.fips)
@@ -211,8 +219,9 @@ def build_feed(*, election: Election, now: dt.datetime | None = None) -> tuple[b
         _sub(element, "Name", precinct.name)
         if precinct.pk in served:
             _sub(element, "PollingLocationIds", place_ids[served[precinct.pk]])
-        elif centers.get(precinct.county_id):
-            # Served by every vote center of its county: VIP lists them all on the precinct.
+        elif len(centers.get(precinct.county_id, ())) > 1:
+            # Served by every vote center of its county: listed on the precinct too, for a reader that does not look
+            # at the Locality. A single one is not: alone on a precinct, a location is its assigned place.
             _sub(element, "PollingLocationIds", " ".join(centers[precinct.county_id]))
         feature = _sub(_sub(element, "SpatialBoundary"), "ExternalGeospatialFeature")
         _sub(feature, "ExternalFileId", "ef1")

@@ -26,7 +26,7 @@ from polling.geography.importer.rows import GeographyImportError, ImportIssue, I
 from polling.geography.importer.write import geography_upsert
 from polling.geography.services import geography_version_bump
 from polling.models import County, Election, Jurisdiction, PollingPlace
-from polling.vip import code_of_id
+from polling.vip import code_of_id, county_of_id
 from polling.vip.feed import Bundle, Feed, Shapes, child, identifiers, index_feed, intl, parse_xml
 from polling.vip.locations import (
     FeedLocations,
@@ -289,6 +289,33 @@ def _keep_what_vip_lacks(place_rows: list[rows.PollingPlaceRow]) -> list[rows.Po
     return kept
 
 
+def _locality_wide_vote_centers(
+    feed: Feed,
+    localities: dict[str, County],
+    listings: list[tuple[County, str, list[str]]],
+    places: dict[str, Element],
+    plain: set[str],
+    open_on_election_day: Any,
+    out: FeedLocations,
+) -> None:
+    """The vote centers a Locality lists (VIP: its locality-wide locations): each election-day location it lists
+    that no precinct lists alone (that is a precinct's assigned place). A precinct of that county listing no
+    election-day location is served by them."""
+    alone = {chosen[0] for _, _, chosen in listings if len(chosen) == 1}
+    wide: dict[int, set[str]] = {}
+    for element in feed.of("Locality"):
+        county = localities.get(element.get("id", ""))
+        if county is None:
+            continue
+        for ref in _ids(element, "PollingLocationIds"):
+            if ref in places and ref not in alone and (ref in plain or open_on_election_day(ref)):
+                wide.setdefault(county.pk, set()).add(ref)
+                out.locality_wide.add((ref, county.pk))
+    for county, code, chosen in listings:
+        if not chosen and wide.get(county.pk):
+            out.vote_center_precincts.add((county.fips, code))
+
+
 def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
     states = {s.get("id", ""): j for s in feed.of("State") if (j := _state(feed, s)) is not None}
     localities = {e.get("id", ""): c for e in feed.of("Locality") if (c := _county(feed, e, states)) is not None}
@@ -327,6 +354,8 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
     precinct_ids: list[str] = []
     served: dict[str, list[str]] = {}
     codes: dict[tuple[str, str], str] = {}
+    #: (county, precinct code, the election-day locations it lists) of every precinct read.
+    listings: list[tuple[County, str, list[str]]] = []
     for element in feed.of("Precinct"):
         locality_id = child(element, "LocalityId") or ""
         if feed.ref(element, "LocalityId", locality_id, "Locality") is None:
@@ -350,6 +379,7 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
             else:
                 listed.append(ref)
         chosen = [r for r in listed if r in plain or open_on_election_day(r)]
+        listings.append((county, code, chosen))
         election_day.update(chosen)
         if len(chosen) > 1:
             vote_centers.update(chosen)
@@ -372,6 +402,16 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
                 "geometry": geometry,
             }
         )
+
+    _locality_wide_vote_centers(feed, localities, listings, places, plain, open_on_election_day, feed_locations)
+    vote_centers.update(vip_id for vip_id, _ in feed_locations.locality_wide)
+    election_day.update(vip_id for vip_id, _ in feed_locations.locality_wide)
+    # A location no Locality or Precinct lists (unused in this election) is in the county its id names, if ours.
+    by_fips = {county.fips: county for county in localities.values()}
+    for vip_id in places:
+        fips = county_of_id(vip_id)
+        if vip_id not in place_county and fips in by_fips:
+            place_county[vip_id] = by_fips[fips]
 
     place_features: list[Any] = []
     place_ids: list[str] = []

@@ -5,9 +5,17 @@ How VIP says what we hold:
 
 - kinds: ``IsEarlyVoting`` and ``IsDropBox`` are ours; a location is an election-day site when it has neither flag,
   or when a Precinct lists it for election day;
-- vote centers: a Precinct listing several election-day locations may vote at any of them (a precinct listing one
-  has it assigned), so each is a vote center of the election; a county with a single vote center therefore reads
-  back as that place assigned to each precinct, which answers the same;
+- vote centers: VIP has no flag for them; they are the county's locality-wide election-day locations. A Precinct
+  listing exactly one election-day location has it assigned. An election-day location (no flag, or a flagged one
+  open on election day that is not a drop box) that its Locality lists and no Precinct lists alone is a vote
+  center, and a Precinct of that county listing no election-day location is served by the county's vote centers;
+  a Precinct listing several election-day locations may vote at any of them, so each of those is one too. We write
+  a county's vote centers on its Locality, and on each precinct they serve only when there are several, so a
+  county with a single vote center reads back as one, not as that place assigned to every precinct. The Locality
+  also lists the early-voting sites and drop boxes open in the election (locality-wide for early voting and
+  drop-off); an early-voting site listed there that is open on election day and is no precinct's assigned place
+  reads back as a vote center, since VIP cannot tell the two apart. A location listed nowhere (unused in the
+  election) is in the county its id names when the id is ours (``polling.vip.county_of_id``);
 - hours: each ``Schedule`` from ``StartDate`` to ``EndDate`` (election day when absent) with its ``Hours`` becomes
   one ``LocationHours`` row per date and span, in the county's zone. ``TimeWithZone`` values are read as the local
   wall-clock time (their offset restates it in UTC for that date); ``24:00:00`` or an end of ``00:00:00`` is the
@@ -81,6 +89,8 @@ class FeedLocations:
     vote_centers: set[tuple[str, str]] = field(default_factory=set)
     #: (county FIPS, precinct code) of the precincts served by vote centers (any assignment of theirs is dropped).
     vote_center_precincts: set[tuple[str, str]] = field(default_factory=set)
+    #: (VIP id, county pk) of the election-day locations a Locality lists as its own vote centers (while reading).
+    locality_wide: set[tuple[str, int]] = field(default_factory=set)
 
 
 # --- Reading -------------------------------------------------------------------------------------------------------

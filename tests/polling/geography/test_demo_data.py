@@ -80,7 +80,8 @@ def test_load_demo_imports_everything_and_assigns_every_precinct_in_an_upcoming_
 
     assert County.objects.count() == 82
     assert Precinct.objects.count() == len(load("precincts"))
-    assert PollingPlace.objects.count() == len(load("polling_places"))
+    # The polling places, and the circuit clerks' offices as in-person absentee voting sites (tests/polling/vip).
+    assert PollingPlace.objects.count() == len(load("polling_places")) + len(load("early_voting"))
     assert Entrance.objects.count() == sum(len(f["properties"]["entrances"]) for f in load("polling_places"))
     [election] = Election.objects.all()
     assert election.jurisdiction.code == "MS" and election.date.weekday() == 1 and election.date.month == 11

@@ -23,7 +23,8 @@ from shapely.geometry import shape
 
 from polling.geography import spatial
 from polling.geography.importer import GeographyImportError, import_geography
-from polling.models import County, Election, Entrance, PollingPlace, Precinct, PrecinctAssignment
+from polling.management.commands.load_demo import load_early_voting
+from polling.models import County, Election, Entrance, LocationHours, PollingPlace, Precinct, PrecinctAssignment
 from polling.vip import code_of_id, place_id, precinct_id
 from polling.vip.import_ import import_vip
 from tests.factories import ElectionFactory
@@ -65,6 +66,8 @@ def demo(tmp_path: Path) -> Election:
         polling_places=files["polling_places"],
         election=election,
     )
+    # The demo's early-voting sites of the two counties (their circuit clerks' offices), with their hours.
+    load_early_voting(election=election, counties=set(COUNTIES))
     return election
 
 
@@ -99,6 +102,22 @@ def _snapshot(api: Any, points: list[tuple[float, float]]) -> dict[str, Any]:
             )
         ),
         "elections": sorted(Election.objects.values_list("name", "date", "polls_open", "polls_close")),
+        "kinds": sorted(
+            PollingPlace.objects.values_list(
+                "county__fips", "code", "is_election_day", "is_early_voting", "is_drop_box"
+            )
+        ),
+        "hours": sorted(
+            LocationHours.objects.values_list(
+                "polling_place__county__fips",
+                "polling_place__code",
+                "election__name",
+                "date",
+                "opens",
+                "closes",
+                "timezone",
+            )
+        ),
         "lookups": [_strip(api.get("/api/v1/lookup/", {"lat": lat, "lon": lon}).json()) for lon, lat in points],
     }
 
@@ -149,6 +168,10 @@ def test_export_is_valid_vip_6_with_a_checksummed_wgs84_shapefile(feed: Path, de
     assert "<AddressStructured>" in text and "<AddressLine>Courthouse lawn</AddressLine>" in text
     assert text.count("<Precinct ") == Precinct.objects.count()
     assert text.count("<PollingLocation ") == PollingPlace.objects.count()
+    # The circuit clerks' offices: early-voting sites with their hours, listed by their Locality (county-wide).
+    assert text.count("<IsEarlyVoting>true</IsEarlyVoting>") == 2 and "<IsDropBox>true</IsDropBox>" not in text
+    assert re.search(r"<PollingLocationIds>pl28001-CC1</PollingLocationIds>\s*<StateId>", text)
+    assert re.search(r"<StartTime>08:00:00-0[56]:00</StartTime>\s*<EndTime>12:00:00-0[56]:00</EndTime>", text)
     assert re.search(r"<StartTime>07:00:00-0[56]:00</StartTime>", text)
     (tmp_path / "precincts.zip").write_bytes(shapes)
     info = pyogrio.read_info(f"/vsizip/{tmp_path / 'precincts.zip'}/precincts.shp")
@@ -160,6 +183,13 @@ def test_export_then_import_into_an_emptied_database_gives_the_same_answers(feed
     points = _points()
     before = _snapshot(api, points)
     assert before["assignments"] and all(look.get("polling_place") for look in before["lookups"][:6])
+    assert [k for k in before["kinds"] if k[3]] == [
+        ("28001", "CC1", False, True, False),
+        ("28003", "CC1", False, True, False),
+    ]
+    assert {h[:2] for h in before["hours"]} == {("28001", "CC1"), ("28003", "CC1")}
+    # A lookup lists the county's circuit clerk's office among the places serving the precinct.
+    assert all("County Circuit Clerk" in json.dumps(look) for look in before["lookups"])
     _empty_geography()
     assert _stored() == (0, 0, 0, 0)
 
@@ -175,6 +205,8 @@ def test_export_then_import_into_an_emptied_database_gives_the_same_answers(feed
         assert new_boundary.area == pytest.approx(boundary.area, rel=1e-9)
         assert new_boundary.symmetric_difference(boundary).area <= 1e-9 * boundary.area
     assert after["places"] == before["places"]
+    assert after["kinds"] == before["kinds"]
+    assert after["hours"] == before["hours"]
     assert after["assignments"] == before["assignments"]
     assert after["elections"] == before["elections"]
     assert after["lookups"] == before["lookups"]

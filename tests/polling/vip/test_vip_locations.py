@@ -333,3 +333,56 @@ def test_an_end_at_midnight_written_00_00_is_the_end_of_the_day(feed: Path, tmp_
     assert (sunday.opens, sunday.closes) == (dt.time(0), dt.time(0))
     start, end = sunday.span()
     assert end - start == dt.timedelta(hours=25)
+
+
+@pytest.fixture
+def one_center(county: County, other_county: County, request: pytest.FixtureRequest) -> Election:
+    """Madison: two precincts served by its single vote center (an early-voting site too when the test asks).
+    Hinds: two precincts assigned to one place, and a place unused in this election."""
+    for c in (county, other_county):
+        c.boundary = box(-90.2, 32.3, -90.1, 32.4)
+        c.save()
+    election = ElectionFactory(jurisdiction=county.jurisdiction, name="General", date=ELECTION_DAY)
+    a = PollingPlaceFactory(county=county, code="A", location=Point(-90.17, 32.35))
+    PollingPlaceFactory(county=county, code="U", location=Point(-90.12, 32.36))
+    for code, west in (("H1", -90.2), ("H2", -90.15)):
+        precinct = PrecinctFactory(county=county, code=code, boundary=box(west, 32.3, west + 0.05, 32.4))
+        PrecinctAssignmentFactory(election=election, precinct=precinct, polling_place=a)
+    for code, west in (("M1", -90.2), ("M2", -90.15)):
+        PrecinctFactory(county=other_county, code=code, boundary=box(west, 32.3, west + 0.05, 32.4))
+    center = PollingPlaceFactory(
+        county=other_county, code="VC", is_early_voting=request.param, location=Point(-90.16, 32.34)
+    )
+    if request.param:
+        _hours(center, election, dt.date(2026, 10, 30), 8, 17)
+    VoteCenter.objects.create(election=election, polling_place=center)
+    return election
+
+
+@pytest.mark.parametrize("one_center", [False, True], ids=["plain", "early-voting"], indirect=True)
+def test_a_single_vote_center_stays_one_and_an_assignment_stays_an_assignment(one_center: Election, tmp_path: Path):
+    out = tmp_path / "feed.zip"
+    export_vip(election=one_center, out=out)
+    xmlschema.XMLSchema(str(SCHEMA)).validate(io.BytesIO(_xml(out).encode()))
+    before = _answers()
+    assert {(row[0], row[2], row[7]) for row in before if "election_day" in row[6]} == {
+        ("H1", "A", False),
+        ("H2", "A", False),
+        ("M1", "VC", True),
+        ("M2", "VC", True),
+    }
+    _empty()
+
+    result = import_vip(path=out)
+
+    assert result.changed
+    assert list(VoteCenter.objects.values_list("polling_place__code", flat=True)) == ["VC"]
+    assert sorted(PrecinctAssignment.objects.values_list("precinct__code", "polling_place__code")) == [
+        ("H1", "A"),
+        ("H2", "A"),
+    ]
+    unused = PollingPlace.objects.get(code="U")
+    assert (unused.county.fips, unused.is_election_day, unused.is_early_voting) == ("28049", True, False)
+    assert _answers() == before
+    again = import_vip(path=out)
+    assert not again.changed, (again.geography, again.locations)
