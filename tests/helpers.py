@@ -18,6 +18,8 @@ def seed_reference_data() -> None:
 
     if not Jurisdiction.objects.filter(code="MS").exists():
         importlib.import_module("polling.migrations.0002_seed_jurisdictions_and_buffer_rules").seed(apps, None)
+        importlib.import_module("polling.migrations.0013_buffer_rules_for_drop_boxes").seed(apps, None)
+        importlib.import_module("polling.migrations.0015_california_rules_as_the_code_reads_now").correct(apps, None)
     if not PresenceRule.objects.exists():
         importlib.import_module("polling.migrations.0006_presence").seed_mississippi(apps, None)
 

@@ -188,7 +188,7 @@ def test_a_drop_box_is_measured_against_its_states_drop_box_rule(db):
 
     assert response.status_code == 201, response.json()
     rule = response.json()["rule"]
-    assert (rule["distance_ft"], rule["citation"]) == (100.0, "Cal. Elec. Code § 18370; § 319.5(e)")
+    assert (rule["distance_ft"], rule["citation"]) == (100.0, "Cal. Elec. Code § 18370(b)(2); § 319.5(a)(5)")
     assert response.json()["zone_status"] == "inside"  # 11 m = 36 ft from the box
 
 

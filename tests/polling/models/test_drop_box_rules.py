@@ -42,7 +42,7 @@ def test_californias_drop_box_rule_is_seeded_with_its_citation_and_no_other_stat
 
     assert rule.jurisdiction == california
     assert (rule.activity, rule.distance_ft, rule.measured_from) == ("campaigning", Decimal("100"), "polling_place")
-    assert rule.citation == "Cal. Elec. Code § 18370; § 319.5(e)"
+    assert rule.citation == "Cal. Elec. Code § 18370(b)(2); § 319.5(a)(5)"
     assert "(drop boxes)" in str(rule)
 
 
@@ -120,3 +120,24 @@ def test_the_spatial_index_has_the_zones_the_places_rules_cover(la, california):
     assert [(z.rule.activity, z.rule.distance_ft) for z in index.zones_of(drop_box.pk)] == [
         ("campaigning", Decimal("100"))
     ]
+
+
+def test_californias_rules_follow_the_code_since_2022_and_an_administrators_edit_stands(california):
+    import importlib
+
+    from django.apps import apps
+
+    correction = importlib.import_module("polling.migrations.0015_california_rules_as_the_code_reads_now")
+    voting = BufferRule.objects.get(jurisdiction=california, activity="campaigning", applies_to=VOTING_SITES)
+    assert (voting.measured_from, voting.citation) == ("entrance", "Cal. Elec. Code § 18370(b)(1)")
+
+    correction.restore(apps, None)  # back to what 0002 and 0013 seeded
+    voting.refresh_from_db()
+    assert (voting.measured_from, voting.citation) == ("polling_place", "NCSL Electioneering Prohibitions")
+    BufferRule.objects.filter(pk=voting.pk).update(citation="Edited by the state")
+    correction.correct(apps, None)
+
+    voting.refresh_from_db()
+    drop_box = BufferRule.objects.get(jurisdiction=california, applies_to=DROP_BOXES)
+    assert (voting.measured_from, voting.citation) == ("polling_place", "Edited by the state")
+    assert drop_box.citation == "Cal. Elec. Code § 18370(b)(2); § 319.5(a)(5)"
