@@ -119,7 +119,7 @@ def world(noon, place, election, county, commissioner, poll_worker) -> dict[str,
         description="Man with signs for a candidate by the door.",
         photo_path=photo,
         photo_content_type="image/png",
-    )
+    ).incident
 
     return {
         "place": place,
@@ -611,7 +611,7 @@ def elsewhere(world, other_place, other_county, alabama_county, other_county_com
         accuracy_m=None,
         occurred_at=timezone.now() - dt.timedelta(minutes=30),
         description="Signs by the door.",
-    )
+    ).incident
     return {
         "other_place": other_place,
         "alabama_place": alabama_place,
