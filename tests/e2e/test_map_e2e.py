@@ -82,8 +82,15 @@ def offset(lat: float, lon: float, azimuth: float, metres: float) -> tuple[float
 
 
 def a_polling_place() -> PollingPlace:
-    """A Jackson (Hinds County) polling place with its entrances."""
-    return PollingPlace.objects.filter(county__fips="28049").prefetch_related("entrances").order_by("code").first()
+    """A Jackson (Hinds County) election-day polling place with its entrances (the county's circuit clerks' offices,
+    its early-voting sites, have none mapped)."""
+    return (
+        PollingPlace.objects.filter(county__fips="28049", is_election_day=True, entrances__isnull=False)
+        .distinct()
+        .prefetch_related("entrances")
+        .order_by("code")
+        .first()
+    )
 
 
 def first_entrance(place: PollingPlace):
@@ -124,7 +131,10 @@ def test_page_draws_counties_then_precincts_places_and_zones(new_page, live_serv
     place = a_polling_place()
     set_view(page, place.location.y, place.location.x, 12)
     assert path_count(page, "precincts") > 0
-    assert path_count(page, "places") > 0
+    # Each place is drawn with the symbol of each of its kinds (the all-places layer: tests/e2e/test_map_kinds_e2e.py).
+    drawn = page.locator(f'.leaflet-places-pane .place-marker[data-place="{place.pk}"]')
+    expect(drawn).to_have_attribute("data-kinds", re.compile(r"^election_day\b"))
+    expect(drawn.locator(".kind-election_day")).to_be_visible()
     assert path_count(page, "zones") == 0
     before = path_count(page)
 

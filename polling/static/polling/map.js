@@ -173,6 +173,81 @@
     };
   }
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var DAY_MS = 86400000;
+  var MAX_DAY_RANGES = 3;
+
+  /** The days a zone applies on, compactly: "applies on Oct 20–Nov 2", "applies on Oct 20–24, Oct 27, Nov 3", or
+   * beyond three runs of days "applies on 33 days, Sep 21–Oct 31".
+   * ``dates`` is the zone's ``applies_on``: null or absent (every day) and anything but a list give null; entries
+   * that are not ISO dates are skipped. */
+  function appliesOn(dates) {
+    if (!Array.isArray(dates)) {
+      return null;
+    }
+    var days = [];
+    dates.forEach(function (value) {
+      var match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value));
+      if (!match) {
+        return;
+      }
+      var time = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+      var date = new Date(time);
+      if (
+        date.getUTCFullYear() !== Number(match[1]) ||
+        date.getUTCMonth() !== Number(match[2]) - 1 ||
+        date.getUTCDate() !== Number(match[3])
+      ) {
+        return; // not a day of the calendar (2026-02-30)
+      }
+      if (days.indexOf(time) < 0) {
+        days.push(time);
+      }
+    });
+    if (!days.length) {
+      return dates.length ? null : "applies on no day";
+    }
+    days.sort(function (a, b) {
+      return a - b;
+    });
+    var ranges = [];
+    days.forEach(function (time) {
+      var last = ranges[ranges.length - 1];
+      if (last && time - last.end === DAY_MS) {
+        last.end = time;
+      } else {
+        ranges.push({ start: time, end: time });
+      }
+    });
+    var oneYear = new Date(days[0]).getUTCFullYear() === new Date(days[days.length - 1]).getUTCFullYear();
+    var day = function (time, withMonth) {
+      var date = new Date(time);
+      return (
+        (withMonth ? MONTHS[date.getUTCMonth()] + " " : "") +
+        date.getUTCDate() +
+        (oneYear ? "" : ", " + date.getUTCFullYear())
+      );
+    };
+    var span = function (start, end) {
+      if (start === end) {
+        return day(start, true);
+      }
+      var sameMonth = oneYear && new Date(start).getUTCMonth() === new Date(end).getUTCMonth();
+      return day(start, true) + "\u2013" + day(end, !sameMonth);
+    };
+    if (ranges.length > MAX_DAY_RANGES) {
+      return "applies on " + days.length + " days, " + span(days[0], days[days.length - 1]);
+    }
+    return (
+      "applies on " +
+      ranges
+        .map(function (range) {
+          return span(range.start, range.end);
+        })
+        .join(", ")
+    );
+  }
+
   // ---- the result panel -------------------------------------------------------------------------------------------
 
   var resultEl = document.getElementById("result");
@@ -785,16 +860,7 @@
             return;
           }
           placesById[feature.id] = p;
-          window.L.circleMarker([coords[1], coords[0]], {
-            pane: "places",
-            radius: 7,
-            color: "#ffffff",
-            weight: 2,
-            fillColor: "#0b5cad",
-            fillOpacity: 1,
-          })
-            .bindTooltip(asText(p.name + (p.address ? " — " + p.address : "")), { direction: "top", offset: [0, -6] })
-            .addTo(group);
+          placeMarker(feature.id, p, coords[1], coords[0]).addTo(group);
           (p.entrances || []).forEach(function (entrance) {
             window.L.circleMarker([entrance.lat, entrance.lon], {
               pane: "places",
@@ -845,9 +911,13 @@
             zoneDistances[p.activity] = p.distance_ft;
           }
           // Named when the tooltip opens, not when the zone is drawn: the places may arrive after the zones.
+          var days = appliesOn(p.applies_on);
           var zoneText = function () {
             var place = placesById[p.polling_place];
-            return (p.label || "Buffer zone") + (place ? " — " + place.name : "") + (p.approximate ? " (approximate)" : "");
+            var notes = [p.approximate ? "approximate" : null, days].filter(Boolean);
+            return (
+              (p.label || "Buffer zone") + (place ? " — " + place.name : "") + (notes.length ? " (" + notes.join("; ") + ")" : "")
+            );
           };
           var style = Object.assign({ pane: "zones" }, ZONE_STYLES[p.activity] || ZONE_STYLE_OTHER);
           window.L.geoJSON(feature, {
@@ -1008,6 +1078,188 @@
     syncEntrances();
     syncZoneLabels();
     updateStatus();
+  }
+
+  // ---- every polling place on the map: a symbol per kind, a popup with its kinds and hours -------------------------
+
+  /** What the lookups answered about places, by election: "electionId:placeId" → the place as a lookup lists it (its
+   * kinds in that election, vote center or not, its hours). A place's hours and kinds in an election do not depend on
+   * the precinct it serves, so any lookup in that election tells them. */
+  var servedByElection = {};
+  /** The election the lookup answers for when no election is picked (learned from such a lookup). */
+  var defaultElectionId = null;
+  var openPlaceMarker = null;
+
+  function keepServed(lookup) {
+    if (!lookup || !lookup.election) {
+      return;
+    }
+    (lookup.places || []).forEach(function (place) {
+      servedByElection[lookup.election.id + ":" + place.id] = { place: place, election: lookup.election };
+    });
+  }
+
+  /** The election the map shows places for: the one picked, or else the lookup's default (once known). */
+  function electionInView() {
+    return electionSelect.value || (defaultElectionId === null ? null : String(defaultElectionId));
+  }
+
+  /** The kinds of a place in the layer, in words: "Early voting, Drop box". */
+  function kindWords(kinds) {
+    return kinds.map(kindLabel).join(", ");
+  }
+
+  /** A polling place of the all-places layer: one symbol per kind, side by side (the legend's own symbols, drawn by
+   * CSS), a keyboard-focusable button named by its name and kinds, a label on hover or focus and a popup on click or
+   * Enter. */
+  function placeMarker(id, p, lat, lon) {
+    var kinds = (p.kinds || []).length ? p.kinds : ["election_day"];
+    var stack = el("span", { className: "kind-stack", "aria-hidden": "true" });
+    kinds.forEach(function (kind) {
+      stack.appendChild(el("span", { className: "kind-symbol kind-" + cssToken(kind) }));
+    });
+    var width = 16 * kinds.length + 2 * (kinds.length - 1);
+    var label = p.name + " (" + kindWords(kinds) + ")";
+    var marker = window.L.marker([lat, lon], {
+      pane: "places",
+      icon: window.L.divIcon({
+        className: "place-marker",
+        html: stack,
+        iconSize: [width, 16],
+        iconAnchor: [width / 2, 8],
+        tooltipAnchor: [0, -8],
+        popupAnchor: [0, -8],
+      }),
+      keyboard: true,
+      riseOnHover: true,
+    })
+      .bindTooltip(asText(p.name + (p.address ? " — " + p.address : "")), { direction: "top" })
+      .bindPopup(placePopup(id, p, lat, lon), {
+        maxWidth: 320,
+        minWidth: 220,
+        className: "place-popup",
+        // Clear of the zoom buttons and the status line over the map's top edge.
+        autoPanPaddingTopLeft: [60, 56],
+        autoPanPaddingBottomRight: [16, 16],
+      });
+    marker.on("add", function () {
+      var node = marker.getElement();
+      if (node) {
+        node.setAttribute("aria-label", label);
+        node.setAttribute("data-place", String(id));
+        node.setAttribute("data-kinds", kinds.join(" "));
+        node.addEventListener("keydown", closeOnEscape);
+      }
+    });
+    function closeOnEscape(event) {
+      if (event.key === "Escape" && marker.isPopupOpen()) {
+        event.preventDefault();
+        event.stopPropagation();
+        marker.closePopup();
+      }
+    }
+    marker.on("popupopen", function (event) {
+      openPlaceMarker = marker;
+      var container = event.popup.getElement();
+      if (container && !container.closesOnEscape) {
+        // Leaflet closes a popup on Escape only while the map itself has the focus, not a control inside the popup.
+        container.addEventListener("keydown", function (keyEvent) {
+          if (keyEvent.key === "Escape" && openPlaceMarker) {
+            keyEvent.preventDefault();
+            keyEvent.stopPropagation();
+            openPlaceMarker.closePopup();
+          }
+        });
+        container.closesOnEscape = true;
+      }
+      // A popup opened by Enter gets the focus, so a screen reader reads it; Escape or its close button hands it back.
+      var heading = event.popup.getElement() && event.popup.getElement().querySelector(".popup-name");
+      if (heading && document.activeElement === marker.getElement()) {
+        heading.focus({ preventScroll: true });
+      }
+    });
+    marker.on("popupclose", function (event) {
+      if (openPlaceMarker === marker) {
+        openPlaceMarker = null;
+      }
+      var popupEl = event.popup.getElement();
+      var node = marker.getElement();
+      if (node && popupEl && (popupEl.contains(document.activeElement) || document.activeElement === document.body)) {
+        node.focus({ preventScroll: true });
+      }
+    });
+    return marker;
+  }
+
+  /** The popup's content, made each time it opens: the place's name, address and kinds, and its hours in the
+   * election shown when a lookup told them (the polling-places layer carries no hours: they belong to an election). */
+  function placePopup(id, p, lat, lon) {
+    return function () {
+      var electionId = electionInView();
+      var known = electionId === null ? null : servedByElection[electionId + ":" + id];
+      var kinds = known ? placeKinds(known.place) : (p.kinds || []).length ? p.kinds : ["election_day"];
+      var node = el(
+        "div",
+        { className: "place-popup-body", "data-place": String(id) },
+        el("p", { className: "popup-name", tabindex: "-1" }, el("strong", { "data-field": "popup-name", text: p.name })),
+        p.address ? el("p", { className: "place-address", "data-field": "popup-address", text: p.address }) : null
+      );
+      var list = el("ul", { className: "popup-kinds", "data-field": "popup-kinds", "aria-label": "Kinds of place" });
+      kinds.forEach(function (kind) {
+        list.appendChild(
+          el(
+            "li",
+            { "data-kind": kind },
+            el("span", { className: "kind-symbol kind-" + cssToken(kind), "aria-hidden": "true" }),
+            kindLabel(kind)
+          )
+        );
+      });
+      node.appendChild(list);
+      if (known) {
+        node.appendChild(
+          el("p", {
+            className: "small popup-hours-heading",
+            "data-field": "popup-election",
+            text: "Hours for " + known.election.name + (known.place.open_now ? " (open now):" : " (closed now):"),
+          })
+        );
+        node.appendChild(
+          known.place.hours && known.place.hours.length
+            ? renderHours(known.place.hours)
+            : el("p", { className: "small", "data-field": "popup-no-hours", text: "No hours given." })
+        );
+        return node;
+      }
+      node.appendChild(
+        el("p", {
+          className: "small",
+          "data-field": "popup-no-hours",
+          text: "Its hours in the chosen election are shown once you check a spot this place serves.",
+        })
+      );
+      var checkHere = el("button", { type: "button", className: "button popup-check", text: "Check this spot" });
+      checkHere.addEventListener("click", function () {
+        fillForm(lat, lon);
+        check(lat, lon, {});
+      });
+      node.appendChild(checkHere);
+      return node;
+    };
+  }
+
+  /** After a lookup, an open popup is made again: it may now know the place's hours. */
+  function refreshOpenPopup() {
+    if (!openPlaceMarker || !openPlaceMarker.isPopupOpen()) {
+      return;
+    }
+    var popup = openPlaceMarker.getPopup();
+    var hadFocus = popup.getElement() && popup.getElement().contains(document.activeElement);
+    popup.update();
+    var heading = hadFocus && popup.getElement().querySelector(".popup-name");
+    if (heading) {
+      heading.focus({ preventScroll: true });
+    }
   }
 
   // ---- the places serving the checked precinct on the map -----------------------------------------------------------
@@ -1173,9 +1425,7 @@
     resultEl.setAttribute("aria-busy", "true");
     resultEl.setAttribute("data-state", "loading");
     showResult(el("p", { text: "Checking " + where + "…" }));
-    if (window.history && window.history.replaceState) {
-      window.history.replaceState(null, "", "#" + lat.toFixed(6) + "," + lon.toFixed(6));
-    }
+    writeFragment();
     var coords = { lat: lat.toFixed(7), lon: lon.toFixed(7) };
     var signal = controller.signal;
     var complianceParams = Object.assign({}, coords);
@@ -1192,9 +1442,10 @@
         }
       );
     };
+    var picked = electionSelect.value || null;
     return Promise.all([
       // The election picked, or none: the lookup's own default, the next upcoming election.
-      settle(getJSON(apiUrl(cfg.lookupUrl, Object.assign({ election: electionSelect.value || null }, coords)), signal)),
+      settle(getJSON(apiUrl(cfg.lookupUrl, Object.assign({ election: picked }, coords)), signal)),
       settle(getJSON(apiUrl(cfg.complianceUrl, complianceParams), signal)),
     ]).then(function (results) {
       if (controller.signal.aborted) {
@@ -1233,6 +1484,13 @@
       resultEl.setAttribute("data-state", "done");
       summariseOnMap(compliance.value);
       drawServed(lookup.value ? lookup.value.places : []);
+      if (lookup.value) {
+        keepServed(lookup.value);
+        if (picked === null) {
+          defaultElectionId = lookup.value.election ? lookup.value.election.id : null;
+        }
+      }
+      refreshOpenPopup();
       if (WIDE && WIDE.matches && resultEl.scrollIntoView) {
         // Wide layout: only the side panel scrolls, so this brings the answer into view without moving the page.
         resultEl.scrollIntoView({ block: "nearest" });
@@ -1376,9 +1634,98 @@
   electionSelect.addEventListener("change", function () {
     if (lastCheck) {
       check(lastCheck.lat, lastCheck.lon, { accuracy: lastCheck.accuracy });
+    } else {
+      writeFragment();
     }
+    refreshOpenPopup();
   });
-  loadElections();
+  var electionsReady = loadElections();
+
+  function isElectionListed(id) {
+    return Array.prototype.some.call(electionSelect.options, function (option) {
+      return option.value !== "" && option.value === id;
+    });
+  }
+
+  // ---- the shareable link -----------------------------------------------------------------------------------------
+
+  /** The map's link keeps the point checked and the election picked: "#32.298800,-90.184800&election=12". Either
+   * part may be missing; parts are read in any order and anything else is ignored, so an old "#lat,lon" link, a
+   * skip link's "#result" or garbage never breaks the page. */
+  function readFragment(hash) {
+    var found = { point: null, election: null };
+    String(hash || "")
+      .replace(/^#/, "")
+      .split("&")
+      .forEach(function (part) {
+        var text;
+        try {
+          text = decodeURIComponent(part);
+        } catch (error) {
+          return; // a malformed %-escape: ignore that part
+        }
+        var pair = PAIR.exec(text);
+        if (pair) {
+          var lat = parseNumber(pair[1]);
+          var lon = parseNumber(pair[2]);
+          if (lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+            found.point = { lat: lat, lon: lon };
+          }
+          return;
+        }
+        var election = /^\s*election=([1-9][0-9]{0,15})\s*$/.exec(text);
+        if (election) {
+          found.election = election[1];
+        }
+      });
+    return found;
+  }
+
+  function writeFragment() {
+    if (!window.history || !window.history.replaceState) {
+      return;
+    }
+    var parts = [];
+    if (lastCheck) {
+      parts.push(lastCheck.lat.toFixed(6) + "," + lastCheck.lon.toFixed(6));
+    }
+    if (electionSelect.value) {
+      parts.push("election=" + encodeURIComponent(electionSelect.value));
+    }
+    if (parts.length) {
+      window.history.replaceState(null, "", "#" + parts.join("&"));
+    } else if (readFragment(window.location.hash).election !== null) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
+  /** Open a link: pick its election once the list is loaded (one not listed is ignored), then check its point. */
+  function followLink(fragment, options) {
+    if (!fragment.point && fragment.election === null) {
+      return;
+    }
+    var follow = function () {
+      if (options.unlessUsed && lastCheck) {
+        return; // the visitor checked a spot while the elections loaded: theirs wins
+      }
+      var election = fragment.election !== null && isElectionListed(fragment.election) ? fragment.election : "";
+      var changed = electionSelect.value !== election;
+      electionSelect.value = election;
+      if (fragment.point) {
+        fillForm(fragment.point.lat, fragment.point.lon);
+        check(fragment.point.lat, fragment.point.lon, { pan: true });
+      } else if (lastCheck && changed) {
+        check(lastCheck.lat, lastCheck.lon, { accuracy: lastCheck.accuracy });
+      } else {
+        writeFragment();
+      }
+    };
+    if (fragment.election === null) {
+      follow(); // an old link: the point is checked at once, for the default election
+    } else {
+      electionsReady.then(follow);
+    }
+  }
 
   // ---- my location ------------------------------------------------------------------------------------------------
 
@@ -1454,21 +1801,17 @@
     centreButton.hidden = true;
   }
 
-  // A link such as /map/#32.2988,-90.1848 opens the map at that point and checks it.
-  var hash = null;
-  try {
-    hash = PAIR.exec(decodeURIComponent(window.location.hash.replace(/^#/, "")));
-  } catch (error) {
-    hash = null; // a malformed %-escape in the link: ignore it
-  }
-  if (hash) {
-    var lat = parseNumber(hash[1]);
-    var lon = parseNumber(hash[2]);
-    if (lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
-      fillForm(lat, lon);
-      check(lat, lon, { pan: true });
+  // A link such as /map/#32.2988,-90.1848&election=12 opens the map at that point and checks it in that election;
+  // one pasted into the address bar of an open map is followed too.
+  followLink(readFragment(window.location.hash), { unlessUsed: true });
+  window.addEventListener("hashchange", function () {
+    var fragment = readFragment(window.location.hash);
+    if (fragment.point || fragment.election !== null) {
+      followLink(fragment, {});
+    } else {
+      writeFragment(); // a skip link's "#result": the page has scrolled to it; the link keeps the map's state
     }
-  }
+  });
 
   // For tests and debugging: the Leaflet map object.
   window.pollingMap = map;

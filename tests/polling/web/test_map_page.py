@@ -128,6 +128,22 @@ def test_api_endpoints_in_the_page_are_this_sites(client):
 
 
 @pytest.mark.django_db
+def test_legend_gives_each_kind_of_place_its_symbol_and_its_shape_in_words(client):
+    """The all-places layer and the serving list draw a kind with ``kind-symbol kind-<kind>``: the legend explains
+    each one in words naming its shape, so nothing rests on colour alone."""
+    html, _page = _get(client)
+    legend = html.split('id="legend-kinds-heading"', 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r'<li><span class="kind-symbol kind-(\w+)" aria-hidden="true"></span>\s*([^<]+)</li>', legend)
+    assert [(kind, text.strip()) for kind, text in items] == [
+        ("election_day", "Election-day polling place (circle)"),
+        ("vote_center", "Vote center: any voter of the county (square)"),
+        ("early_voting", "Early voting (diamond)"),
+        ("drop_box", "Ballot drop box (triangle)"),
+    ]
+    assert "Polling places by kind (zoom 11+)" in html
+
+
+@pytest.mark.django_db
 def test_configured_tile_url_and_attribution_are_rendered_escaped(client, settings):
     settings.MAP_TILE_URL = "https://tiles.example.test/{z}/{x}/{y}.png?key=a&b=1"
     settings.MAP_TILE_ATTRIBUTION = '© Example <script>alert("x")</script>'
@@ -167,11 +183,15 @@ def test_map_script_never_hands_data_to_an_html_parser():
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, f"map.js uses {sink}"
     calls = re.findall(r"\.(bindTooltip|bindPopup|setContent)\(\s*([^\s,)]+)", script)
-    assert len(calls) >= 6, calls
+    assert len(calls) >= 7, calls
+    assert ("bindPopup", "placePopup(id") in calls, "the all-places layer's popup"
     for method, argument in calls:
-        assert argument.startswith("asText(") or argument == "summary", (
+        assert argument.startswith(("asText(", "placePopup(")) or argument == "summary", (
             f"{method}({argument}…): content must be built from text nodes"
         )
+    # Marker icons hold no HTML string: nothing, or nodes built by el().
+    icons = re.findall(r"\bhtml:\s*([^\s,]+)", script)
+    assert icons and set(icons) <= {'""', "stack"}, icons
     # The attribution control is the one Leaflet API taking only HTML: its text is escaped.
     for call in re.findall(r"(?:addAttribution\(|attribution:)\s*([^\n]*)", script):
         assert call.startswith("escapeHtml("), call
