@@ -12,6 +12,18 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from accounts.models import Role, RoleGrant
+from common.statements import Param, Statement
+
+#: A user's active grants, read on every staff request: one statement compiled once per process
+#: (``common.statements``; the rows are read afresh every time).
+_GRANTS = Statement.select(
+    RoleGrant,
+    lambda: (
+        RoleGrant.objects.filter(user_id=Param("user_id", RoleGrant._meta.get_field("user")), ended_at__isnull=True)
+        .order_by()
+        .values_list("role", "jurisdiction_id", "county_id", "polling_place_id", "election_id")
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -34,21 +46,19 @@ class Scope:
         places: set[tuple[int, int]] = set()
         managed: set[tuple[int, int]] = set()
         roles: set[str] = set()
-        for grant in RoleGrant.objects.filter(user=user, ended_at__isnull=True).only(
-            "role", "jurisdiction_id", "county_id", "polling_place_id", "election_id"
-        ):
-            roles.add(grant.role)
+        for role, jurisdiction_id, county_id, polling_place_id, election_id in _GRANTS.rows(user_id=user.pk):
+            roles.add(role)
             # The constraint ``accounts_grant_scope_matches_role`` keeps each role's scope ids set.
-            if grant.role == Role.STATE_ADMIN:
-                if grant.jurisdiction_id is not None:
-                    jurisdictions.add(grant.jurisdiction_id)
-            elif grant.role == Role.COMMISSIONER:
-                if grant.county_id is not None:
-                    counties.add(grant.county_id)
-            elif grant.polling_place_id is not None and grant.election_id is not None:
-                places.add((grant.polling_place_id, grant.election_id))
-                if grant.role == Role.POLL_MANAGER:
-                    managed.add((grant.polling_place_id, grant.election_id))
+            if role == Role.STATE_ADMIN:
+                if jurisdiction_id is not None:
+                    jurisdictions.add(jurisdiction_id)
+            elif role == Role.COMMISSIONER:
+                if county_id is not None:
+                    counties.add(county_id)
+            elif polling_place_id is not None and election_id is not None:
+                places.add((polling_place_id, election_id))
+                if role == Role.POLL_MANAGER:
+                    managed.add((polling_place_id, election_id))
         return cls(
             user_id=user.pk,
             jurisdictions=frozenset(jurisdictions),

@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.credentials import signing
+from accounts.credentials.keys import raw_public_key
 from accounts.models import Credential, SigningKey
 from accounts.scopes import Scope
 from common.errors import DomainError
@@ -219,6 +220,13 @@ def _utc_text(moment: dt.datetime | None) -> str | None:
 
 def public_keys() -> dict[str, Any]:
     """What a tablet needs to verify tokens offline (also part of the sync answer)."""
+    return public_and_verifying_keys()[0]
+
+
+def public_and_verifying_keys() -> tuple[dict[str, Any], dict[int, bytes]]:
+    """``public_keys()``, and from the same read the keys a server verifies with (``keys.verifying_keys``: those not
+    retired, key id → raw public key): a sync batch reads the keys once for its tokens and its answer."""
+    rows = list(signing_keys_public())
     keys = [
         {
             "key_id": k.key_id,
@@ -228,6 +236,8 @@ def public_keys() -> dict[str, Any]:
             "created_at": _utc_text(k.created_at),
             "retired_at": _utc_text(k.retired_at),
         }
-        for k in signing_keys_public()
+        for k in rows
     ]
-    return {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}
+    verifying = {k.key_id: raw_public_key(k.public_key) for k in rows if k.retired_at is None}
+    answer = {"token_version": signing.VERSION, "max_listed_places": signing.MAX_LISTED_PLACES, "keys": keys}
+    return answer, verifying

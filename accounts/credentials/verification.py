@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.credentials import signing
 from accounts.credentials.keys import raw_public_key, verifying_keys
 from accounts.models import Credential, SigningKey
+from common.statements import Param, Statement, instance
 from polling.geography.selectors import upcoming_election
 from polling.models import Election, PollingPlace
 
@@ -57,6 +58,27 @@ CREDENTIAL_FIELDS = (
 )
 
 
+_LONE_FIELDS = ("id", *CREDENTIAL_FIELDS)
+#: A check-in's credential and the key that signed its token, if not retired: one statement, compiled once per process
+#: (``common.statements``: the ORM's SQL, not rebuilt on every check-in; the rows are read on every call).
+_LONE = Statement.select(
+    Credential,
+    lambda: (
+        Credential.objects.filter(serial=Param("serial", Credential._meta.get_field("serial")))
+        .annotate(
+            signed_with=Subquery(
+                SigningKey.objects.verifying()
+                .filter(key_id=Param("key_id", SigningKey._meta.get_field("key_id")))
+                .order_by()
+                .values("public_key")[:1]
+            )
+        )
+        .order_by()
+        .values_list(*_LONE_FIELDS, "signed_with")
+    ),
+)
+
+
 def _credentials(serials: Iterable[str]) -> dict[str, Credential]:
     wanted = set(serials)
     if not wanted:
@@ -81,8 +103,9 @@ class Verifier:
         self._credentials: dict[str, Credential | None] = dict(credentials or {})
 
     @classmethod
-    def for_tokens(cls, tokens: Iterable[str]) -> Verifier:
-        """A verifier with the keys and the credentials named by ``tokens`` (whatever their signature) loaded."""
+    def for_tokens(cls, tokens: Iterable[str], keys: Mapping[int, bytes] | None = None) -> Verifier:
+        """A verifier with the keys and the credentials named by ``tokens`` (whatever their signature) loaded.
+        ``keys``: the keys not retired (``keys.verifying_keys``), if the caller has just read them for its answer."""
         serials = set()
         for token in tokens:
             try:
@@ -90,7 +113,7 @@ class Verifier:
             except signing.TokenError:
                 continue
         found: dict[str, Credential | None] = dict.fromkeys(serials)
-        return cls(verifying_keys(), found | _credentials(serials))
+        return cls(verifying_keys() if keys is None else keys, found | _credentials(serials))
 
     @property
     def keys(self) -> dict[int, bytes]:
@@ -106,18 +129,12 @@ class Verifier:
             claims = signing.read_token(token)[2]
         except signing.TokenError:
             return None
-        signed_with = SigningKey.objects.verifying().filter(key_id=claims.key_id).values("public_key")[:1]
-        credential = (
-            Credential.objects.filter(serial=claims.serial)
-            .only(*CREDENTIAL_FIELDS)
-            .annotate(signed_with=Subquery(signed_with))
-            .order_by()
-            .first()
-        )
+        row = _LONE.first(serial=claims.serial, key_id=claims.key_id)
+        credential = None if row is None else instance(Credential, Credential.objects.db, _LONE_FIELDS, row[:-1])
         self._credentials[claims.serial] = credential
-        if credential is None:
+        if credential is None or row is None:
             return None
-        public = credential.signed_with
+        public = row[-1]
         return {claims.key_id: raw_public_key(public)} if public is not None else {}
 
     def credential(self, serial: str) -> Credential | None:

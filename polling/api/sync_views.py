@@ -141,6 +141,8 @@ class SyncView(APIView):
             )
         parsed = [parse_event(i, raw) for i, raw in enumerate(events)]
         items = [p for p in parsed if isinstance(p, sync.Item)]
+        # The keys are read once: the batch's tokens are verified with those not retired, the answer lists them all.
+        public_keys, verifying_keys = credential_selectors.public_and_verifying_keys()
         outcome = sync.sync_upload(
             items=items,
             sent_at=sent_at,
@@ -148,6 +150,7 @@ class SyncView(APIView):
             elections=station.elections,
             device=station.device,
             worker=request.user,
+            keys=verifying_keys,
         )
         stored = iter(outcome.results)
         results = [p if isinstance(p, dict) else {"index": p.index} | next(stored) for p in parsed]
@@ -182,7 +185,7 @@ class SyncView(APIView):
             "roster": roster.roster_body(station.place, election),
             "revoked": [{"serial": serial, "revoked_at": at.isoformat()} for serial, at in revoked],
             "next_since": (now - credential_selectors.REVOCATION_OVERLAP).isoformat(),
-            "keys": credential_selectors.public_keys(),
+            "keys": public_keys,
             "scope_hashes": [
                 h | {"valid_until": h["valid_until"].isoformat()}
                 for h in credential_selectors.scope_hashes_covering(station.place, now=now)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from accounts.models import ApiSession, Device
 from accounts.scopes import Scope
 from common.errors import DomainError
+from common.statements import Param, Statement, instance
 from polling.election_day.roster import election_for
 from polling.geography import selectors as geography_selectors
-from polling.models import Election, PollingPlace
+from polling.models import County, Election, Jurisdiction, PollingPlace
 
 NO_SUCH_PLACE = "No such polling place."
 
@@ -38,20 +39,36 @@ def _place(pk: int) -> PollingPlace | None:
     return PollingPlace.objects.select_related("county__jurisdiction").defer("county__boundary").filter(pk=pk).first()
 
 
-#: What recording at a station reads of its place (not its geometry, decoded on every post for nothing).
-STATION_FIELDS = (
-    "code",
-    "name",
-    "county__fips",
-    "county__name",
-    "county__timezone",
-    "county__jurisdiction__code",
-    "county__jurisdiction__timezone",
+#: What recording at a station reads of its place, its county and its jurisdiction (not the place's geometry,
+#: decoded on every post for nothing).
+_PLACE = ("id", "code", "name", "county_id")
+_COUNTY = ("id", "fips", "name", "timezone", "jurisdiction_id")
+_JURISDICTION = ("id", "code", "timezone")
+#: Read on every check-in, check-out and sync: one statement compiled once per process (``common.statements``).
+_STATION = Statement.select(
+    PollingPlace,
+    lambda: (
+        PollingPlace.objects.filter(pk=Param("pk", PollingPlace._meta.pk))
+        .order_by()
+        .values_list(
+            *_PLACE,
+            *(f"county__{name}" for name in _COUNTY),
+            *(f"county__jurisdiction__{name}" for name in _JURISDICTION),
+        )
+    ),
 )
 
 
 def _station_place(pk: int) -> PollingPlace | None:
-    return PollingPlace.objects.select_related("county__jurisdiction").only(*STATION_FIELDS).filter(pk=pk).first()
+    row = _STATION.first(pk=pk)
+    if row is None:
+        return None
+    db = PollingPlace.objects.db
+    place = instance(PollingPlace, db, _PLACE, row[: len(_PLACE)])
+    county = instance(County, db, _COUNTY, row[len(_PLACE) : len(_PLACE) + len(_COUNTY)])
+    county.jurisdiction = instance(Jurisdiction, db, _JURISDICTION, row[len(_PLACE) + len(_COUNTY) :])
+    place.county = county
+    return place
 
 
 def _worker_elections(scope: Scope, place: PollingPlace) -> set[int]:
@@ -60,7 +77,7 @@ def _worker_elections(scope: Scope, place: PollingPlace) -> set[int]:
 
 def visible_place(scope: Scope, pk: int, *, station: bool = False) -> PollingPlace:
     """A polling place the caller works at or administers; any other does not exist for them. ``station``: read
-    only what recording there needs (``STATION_FIELDS``)."""
+    only what recording there needs (``_PLACE``, ``_COUNTY``, ``_JURISDICTION``)."""
     place = _station_place(pk) if station else _place(pk)
     if place is None or (not _worker_elections(scope, place) and not scope.administers_county(place.county)):
         raise DomainError(NO_SUCH_PLACE, "not_found")

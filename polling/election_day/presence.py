@@ -14,7 +14,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +23,7 @@ from accounts.credentials import signing
 from accounts.credentials.verification import Verifier
 from accounts.models import Credential, Device, User
 from common.errors import DomainError
+from common.statements import Param, Statement, instance
 from polling.election_day import ledger as ledgers
 from polling.election_day import roster, timeline
 from polling.geography import selectors as geography_selectors
@@ -253,27 +254,92 @@ def _replay(existing: PresenceEvent, digest: str) -> Recorded:
     return Recorded(existing, replayed=True)
 
 
-def _roster_of_kind(place: PollingPlace, election: Election, credential: Credential) -> dict[int, Presence]:
-    """The roster rows at the place of the holders of ``credential``'s kind (whom its quotas may count), with what
-    the quota grouping reads of their credentials, by credential id: one read for "already inside" and the quota."""
-    rows = (
-        Presence.objects.filter(polling_place=place, election=election, credential__kind=credential.kind)
-        .select_related("credential")
-        .only(
-            "polling_place_id",
-            "election_id",
+# What an online post reads and writes, as statements compiled once per process (``common.statements``): the SQL the
+# ORM writes for these queries, without rebuilding it on every post.
+_event_field = PresenceEvent._meta.get_field
+EVENT_FIELDS = tuple(f.attname for f in PresenceEvent._meta.concrete_fields)
+_EVENT_BY_ID = Statement.select(
+    PresenceEvent,
+    lambda: (
+        PresenceEvent.objects.filter(event_id=Param("event_id", _event_field("event_id")))
+        .order_by()
+        .values_list(*EVENT_FIELDS)
+    ),
+    write=True,
+)
+_presence_field = Presence._meta.get_field
+_ROSTER_OF_KIND = Statement.select(
+    Presence,
+    lambda: (
+        Presence.objects.filter(
+            polling_place_id=Param("polling_place_id", _presence_field("polling_place")),
+            election_id=Param("election_id", _presence_field("election")),
+            credential__kind=Param("kind", Credential._meta.get_field("kind")),
+        )
+        .order_by()
+        .values_list(
+            "pk",
             "credential_id",
             "check_in_id",
             "credential__kind",
             "credential__appointed_by_kind",
             "credential__appointed_by_name",
         )
-        .order_by()
-    )
-    return {row.credential_id: row for row in rows}
+    ),
+    write=True,
+)
+#: Everything an online post stores of its event (all of ``PresenceEvent`` but its id).
+_INSERT_FIELDS = tuple(name for name in EVENT_FIELDS if name != "id")
+_INSERT_EVENT = Statement.insert(PresenceEvent, _INSERT_FIELDS)
 
 
-def _quota_full(credential: Credential, others: list[Credential], rules: list[PresenceRule]) -> bool:
+def stored_event(event_id: uuid.UUID) -> PresenceEvent | None:
+    """The stored event with this ``event_id``, if any (one statement, compiled once)."""
+    row = _EVENT_BY_ID.first(event_id=event_id)
+    return None if row is None else instance(PresenceEvent, PresenceEvent.objects.db, EVENT_FIELDS, row)
+
+
+class Holder(NamedTuple):
+    """What the quota grouping reads of a credential inside (``timeline.Holder``)."""
+
+    kind: str
+    appointed_by_kind: str
+    appointed_by_name: str
+
+
+@dataclass(frozen=True)
+class Inside:
+    """A roster row at the place (its id and check-in), with what the quota grouping reads of its holder."""
+
+    pk: int
+    check_in_id: int
+    holder: Holder
+
+    def presence(self, place: PollingPlace, election: Election, credential_id: int) -> Presence:
+        """The row as a model instance (made only for the credential whose timeline is re-derived)."""
+        row = Presence(
+            pk=self.pk,
+            polling_place_id=place.pk,
+            election_id=election.pk,
+            credential_id=credential_id,
+            check_in_id=self.check_in_id,
+        )
+        row._state.adding = False
+        return row
+
+
+def _roster_of_kind(place: PollingPlace, election: Election, credential: Credential) -> dict[int, Inside]:
+    """The roster rows at the place of the holders of ``credential``'s kind (whom its quotas may count), with what
+    the quota grouping reads of their credentials, by credential id: one read for "already inside" and the quota."""
+    return {
+        credential_id: Inside(pk, check_in_id, Holder(kind, by_kind, by_name))
+        for pk, credential_id, check_in_id, kind, by_kind, by_name in _ROSTER_OF_KIND.rows(
+            polling_place_id=place.pk, election_id=election.pk, kind=credential.kind
+        )
+    }
+
+
+def _quota_full(credential: Credential, others: list[Holder], rules: list[PresenceRule]) -> bool:
     """Whether ``others`` (the roster as it stands) already hold the quota of ``credential``'s party, candidate or
     kind (the same grouping, by ``timeline.appointer_key``, as the timeline's quota walk)."""
     return any(
@@ -314,7 +380,7 @@ def presence_record(
     (``occurred_at_too_early``).
     """
     digest = body_hash(kind=kind, token=token, occurred_at=occurred_at, polling_place_id=polling_place.pk)
-    existing = PresenceEvent.objects.filter(event_id=event_id).first()
+    existing = stored_event(event_id)
     if existing is not None:
         return _replay(existing, digest)
 
@@ -342,7 +408,7 @@ def presence_record(
             # A copy of this event that committed while we waited for the lock makes the insert below fail on the
             # unique event_id: everything here rolls back and the copy is replayed (``except IntegrityError``).
             notice = None
-            roster_rows: dict[int, Presence] = {}
+            roster_rows: dict[int, Inside] = {}
             rules: list[PresenceRule] | None = None
             if credential is not None and reason is None:
                 roster_rows = _roster_of_kind(polling_place, election, credential)
@@ -353,8 +419,8 @@ def presence_record(
                     if inside:
                         notice = ALREADY_INSIDE
                     elif placed.live:
-                        rules = list(PresenceRule.objects.filter(jurisdiction_id=election.jurisdiction_id))
-                        others = [row.credential for row in roster_rows.values()]
+                        rules = timeline.jurisdiction_rules(election.jurisdiction_id)
+                        others = [row.holder for row in roster_rows.values()]
                         if _quota_full(credential, others, rules):
                             reason, detail = QUOTA_FULL, _DETAILS[QUOTA_FULL]
                 elif not inside:
@@ -363,7 +429,7 @@ def presence_record(
             hlc = ledgers.next_hlc(ledger)
             if accepted:
                 ledger.roster_version += 1
-            ledger.save(update_fields=["last_hlc", "roster_version"])
+            ledgers.save_ledger(ledger)
             body: dict[str, Any] = {
                 "outcome": "accepted" if accepted else "refused",
                 "reason": reason,
@@ -383,7 +449,7 @@ def presence_record(
             }
             if not accepted:
                 body["code"] = reason
-            event = PresenceEvent.objects.create(
+            event = PresenceEvent(
                 event_id=event_id,
                 kind=kind,
                 source=PresenceEvent.Source.ONLINE,
@@ -403,6 +469,8 @@ def presence_record(
                 status_code=first_answer_status(accepted=accepted, reason=reason),
                 response=body,
             )
+            event.pk = _INSERT_EVENT.run(**{name: getattr(event, name) for name in _INSERT_FIELDS})
+            event._state.adding = False
             if accepted:
                 assert credential is not None
                 for code in facts:
@@ -415,7 +483,11 @@ def presence_record(
                     [credential.pk],
                     election.pk,
                     polling_place.pk,
-                    presence_rows={credential.pk: roster_rows.get(credential.pk)},
+                    presence_rows={
+                        credential.pk: own.presence(polling_place, election, credential.pk)
+                        if (own := roster_rows.get(credential.pk))
+                        else None
+                    },
                 )
                 # A live post's quota was checked on the roster as it stands; a queued one is judged by the timeline.
                 if not (placed.live and timeline.appended_last(event)):
@@ -425,7 +497,7 @@ def presence_record(
     except IntegrityError:
         # The same event_id committed meanwhile: while this request waited for the ledger's lock, or by one holding
         # another ledger's (another place or election).
-        existing = PresenceEvent.objects.filter(event_id=event_id).first()
+        existing = stored_event(event_id)
         if existing is None:
             raise
         return _replay(existing, digest)

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,9 +113,12 @@ def sync_upload(
     elections: set[int],
     device: Device,
     worker: User,
+    keys: Mapping[int, bytes] | None = None,
 ) -> Outcome:
     """Store and judge a batch of events from one tablet of ``polling_place``. ``elections``: those the tablet and
-    its poll worker serve there. Returns one result per item, in the items' order."""
+    its poll worker serve there. ``keys``: the signing keys not retired, if the caller has read them in this request
+    (``credential_selectors.public_and_verifying_keys``); else read here. Returns one result per item, in the items'
+    order."""
     received_at = timezone.now()
     try:
         measured = sent_at - received_at
@@ -126,7 +130,7 @@ def sync_upload(
     zone = geography_selectors.local_zone(polling_place.county)
     election_on: dict[dt.date, Election | None] = {}
     # The keys and every credential the batch names, read once for the batch (not once per event).
-    verifier = Verifier.for_tokens(item.token for item in items)
+    verifier = Verifier.for_tokens((item.token for item in items), keys)
     for item in items:
         item.effective_at = presence.corrected(item.occurred_at, offset, received_at)
         item.digest = presence.body_hash(
@@ -285,7 +289,7 @@ def _store_group(
         )
         if changed:
             ledger.roster_version += 1
-        ledger.save(update_fields=["last_hlc", "roster_version"])
+        ledgers.save_ledger(ledger)
 
         standing = timeline.open_codes([i.event.pk for i in added if i.event is not None] + [e.pk for _, e in seen])
         for item, existing in seen:

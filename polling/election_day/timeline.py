@@ -24,14 +24,15 @@ import functools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential
+from common.statements import Param, Statement, instance
 from common.text import skeleton
 from polling.election_day.ledger import lock_credentials, lock_ledger
 from polling.models import Election, Presence, PresenceAnomaly, PresenceEvent, PresenceRule
@@ -58,6 +59,82 @@ class Step(NamedTuple):
 
 
 STEP_FIELDS = ("pk", "event_id", "kind", "polling_place_id", "election_id", "credential_id", "effective_at")
+
+# The statements an online check-in runs, compiled once per process (``common.statements``): the same SQL the ORM
+# writes for them, without rebuilding it on every post. Lists of credentials (sync) go through the ORM.
+_event_field = PresenceEvent._meta.get_field
+_anomaly_field = PresenceAnomaly._meta.get_field
+_EVENTS_OF_ONE = Statement.select(
+    PresenceEvent,
+    lambda: (
+        PresenceEvent.objects.filter(
+            credential_id=Param("credential_id", _event_field("credential")),
+            election_id=Param("election_id", _event_field("election")),
+            outcome=PresenceEvent.Outcome.ACCEPTED,
+        )
+        .order_by(*ORDER)
+        .values_list(*STEP_FIELDS)
+    ),
+    write=True,
+)
+ANOMALY_FIELDS = tuple(f.attname for f in PresenceAnomaly._meta.concrete_fields)
+_ANOMALIES_OF_ONE = Statement.select(
+    PresenceAnomaly,
+    lambda: (
+        PresenceAnomaly.objects.select_for_update()
+        .filter(
+            credential_id=Param("credential_id", _anomaly_field("credential")),
+            election_id=Param("election_id", _anomaly_field("election")),
+            code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
+        )
+        .order_by()
+        .values_list(*ANOMALY_FIELDS)
+    ),
+    write=True,
+)
+_PRESENCE_FIELDS = ("polling_place_id", "election_id", "credential_id", "check_in_id")
+_ADD_PRESENCE = Statement.insert(Presence, _PRESENCE_FIELDS)
+_REMOVE_PRESENCE = Statement.delete(Presence)
+_RULE_FIELDS = tuple(f.attname for f in PresenceRule._meta.concrete_fields)
+_RULES = Statement.select(
+    PresenceRule,
+    lambda: (
+        PresenceRule.objects.filter(
+            jurisdiction_id=Param("jurisdiction_id", PresenceRule._meta.get_field("jurisdiction"))
+        )
+        .order_by("pk")
+        .values_list(*_RULE_FIELDS)
+    ),
+    write=True,
+)
+_LATER = Statement.select(
+    PresenceEvent,
+    lambda: (
+        PresenceEvent.objects.filter(
+            polling_place_id=Param("polling_place_id", _event_field("polling_place")),
+            election_id=Param("election_id", _event_field("election")),
+            outcome=PresenceEvent.Outcome.ACCEPTED,
+        )
+        .filter(
+            Q(effective_at__gt=Param("effective_at", _event_field("effective_at")))
+            | Q(
+                effective_at=Param("effective_at", _event_field("effective_at")),
+                event_id__gt=Param("event_id", _event_field("event_id")),
+            )
+        )
+        .order_by()
+        .values_list("pk")[:1]
+    ),
+    write=True,
+)
+
+
+def jurisdiction_rules(jurisdiction_id: int) -> list[PresenceRule]:
+    """The quota rules of a jurisdiction, read now (never kept across requests: a rule changed counts at once)."""
+    return [
+        instance(PresenceRule, PresenceRule.objects.db, _RULE_FIELDS, row)
+        for row in _RULES.rows(jurisdiction_id=jurisdiction_id)
+    ]
 
 
 @dataclass(frozen=True)
@@ -112,29 +189,61 @@ def _anomaly_row(event: PresenceEvent | Step, code: str, now: dt.datetime, detai
     }
 
 
+@dataclass
+class AnomalyWrites:
+    """What ``_sync_anomalies`` found to change, written by ``apply`` in at most four statements however many rows
+    and credentials (a row per anomaly saved one by one cost a statement each)."""
+
+    now: dt.datetime
+    new: list[PresenceAnomaly] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+    cleared_open: list[int] = field(default_factory=list)
+    cleared_other: list[int] = field(default_factory=list)
+
+    def merge(self, other: AnomalyWrites) -> None:
+        assert other.now == self.now
+        self.new += other.new
+        self.reopened += other.reopened
+        self.cleared_open += other.cleared_open
+        self.cleared_other += other.cleared_other
+
+    def apply(self) -> None:
+        rows = PresenceAnomaly.objects
+        if self.reopened:
+            rows.filter(pk__in=self.reopened).update(status=Status.OPEN, cleared_at=None)
+        if self.cleared_open:
+            rows.filter(pk__in=self.cleared_open).update(status=Status.CLEARED, cleared_at=self.now)
+        if self.cleared_other:  # reviewed: the review stays, the timeline's finding is kept beside it
+            rows.filter(pk__in=self.cleared_other).update(cleared_at=self.now)
+        if self.new:
+            rows.bulk_create(self.new)
+
+
 def _sync_anomalies(
     existing: list[PresenceAnomaly], wanted: dict[tuple[int, str], PresenceEvent | Step], now: dt.datetime
-) -> None:
-    """Make the rows of ``existing`` (one scope of codes, read ``FOR UPDATE`` so a review cannot interleave) say what
-    ``wanted`` says: open new ones; clear those the timeline no longer shows (a reviewed one keeps its review and
-    gets ``cleared_at``); reopen cleared ones shown again (an earlier review stays in the audit trail)."""
+) -> AnomalyWrites:
+    """What makes the rows of ``existing`` (one scope of codes, read ``FOR UPDATE`` so a review cannot interleave)
+    say what ``wanted`` says: open new ones; clear those the timeline no longer shows (a reviewed one keeps its review
+    and gets ``cleared_at``); reopen cleared ones shown again (an earlier review stays in the audit trail). The rows
+    in memory are changed; the database by the returned writes' ``apply``, in the same transaction."""
+    writes = AnomalyWrites(now)
     have = {(a.event_id, a.code): a for a in existing}
-    new: list[PresenceAnomaly] = []
     for key, event in wanted.items():
         row = have.get(key)
         if row is None:
-            new.append(PresenceAnomaly(event_id=event.pk, code=key[1], **_anomaly_row(event, key[1], now)))
+            writes.new.append(PresenceAnomaly(event_id=event.pk, code=key[1], **_anomaly_row(event, key[1], now)))
         elif row.cleared_at is not None or row.status == Status.CLEARED:
             row.status, row.cleared_at = Status.OPEN, None
-            row.save(update_fields=["status", "cleared_at"])
+            writes.reopened.append(row.pk)
     for key, row in have.items():
         if key not in wanted and row.cleared_at is None:
             row.cleared_at = now
             if row.status == Status.OPEN:
                 row.status = Status.CLEARED
-            row.save(update_fields=["status", "cleared_at"])
-    if new:
-        PresenceAnomaly.objects.bulk_create(new)
+                writes.cleared_open.append(row.pk)
+            else:
+                writes.cleared_other.append(row.pk)
+    return writes
 
 
 def reconcile_credential(credential_id: int, election_id: int, polling_place_id: int) -> bool:
@@ -154,37 +263,47 @@ def reconcile_credentials(
     changed. Their presence elsewhere depends only on events at those places, unchanged here.
 
     Three reads for the lot (their events as plain rows, their anomalies, their roster rows), then at most three
-    writes for the roster, and per credential one INSERT for its new anomalies and one UPDATE per anomaly cleared or
-    reopened. (Its anomaly rows are locked only by holders of the credential's lock, or one at a time by a review.)
+    writes for the roster and four for the anomalies (``AnomalyWrites``), however many credentials and events: the
+    statement count does not grow with the batch. (Their anomaly rows are locked only by holders of the credentials'
+    locks, or one at a time by a review.) One credential (an online post) runs the same reads as statements compiled
+    once per process.
     ``presence_rows``: the roster rows at the place of every one of ``credential_ids`` (None: not inside), if the
     caller has just read them under the same locks."""
     ids = sorted(set(credential_ids))
     if not ids:
         return False
     events_of: dict[int, list[Step]] = defaultdict(list)
-    for row in (
-        PresenceEvent.objects.filter(
-            credential_id__in=ids, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
-        )
-        .order_by(*ORDER)
-        .values_list(*STEP_FIELDS)
-    ):
-        step = Step(*row)
-        assert step.credential_id is not None
-        events_of[step.credential_id].append(step)
     existing_of: dict[int, list[PresenceAnomaly]] = defaultdict(list)
-    for anomaly in PresenceAnomaly.objects.select_for_update().filter(
-        credential_id__in=ids,
-        election_id=election_id,
-        code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
-    ):
-        existing_of[anomaly.credential_id].append(anomaly)
+    if len(ids) == 1:  # an online check-in or check-out: the same reads, as statements compiled once
+        events_of[ids[0]] = [Step(*row) for row in _EVENTS_OF_ONE.rows(credential_id=ids[0], election_id=election_id)]
+        existing_of[ids[0]] = [
+            instance(PresenceAnomaly, PresenceAnomaly.objects.db, ANOMALY_FIELDS, row)
+            for row in _ANOMALIES_OF_ONE.rows(credential_id=ids[0], election_id=election_id)
+        ]
+    else:
+        for row in (
+            PresenceEvent.objects.filter(
+                credential_id__in=ids, election_id=election_id, outcome=PresenceEvent.Outcome.ACCEPTED
+            )
+            .order_by(*ORDER)
+            .values_list(*STEP_FIELDS)
+        ):
+            step = Step(*row)
+            assert step.credential_id is not None
+            events_of[step.credential_id].append(step)
+        for anomaly in PresenceAnomaly.objects.select_for_update().filter(
+            credential_id__in=ids,
+            election_id=election_id,
+            code__in=[Code.CHECK_OUT_WITHOUT_CHECK_IN, Code.INSIDE_TWO_PLACES],
+        ):
+            existing_of[anomaly.credential_id].append(anomaly)
     if presence_rows is None or not set(ids) <= presence_rows.keys():
         found = Presence.objects.filter(
             polling_place_id=polling_place_id, election_id=election_id, credential_id__in=ids
         ).order_by()
         presence_rows = {i: None for i in ids} | {p.credential_id: p for p in found}
     now = timezone.now()
+    writes = AnomalyWrites(now)
     gone: list[int] = []
     moved: list[Presence] = []
     new: list[Presence] = []
@@ -196,7 +315,7 @@ def reconcile_credentials(
             (pk, Code.CHECK_OUT_WITHOUT_CHECK_IN): by_pk[pk] for pk in orphans
         }
         wanted |= {(pk, Code.INSIDE_TWO_PLACES): by_pk[pk] for pk in overlapping_check_ins(stays)}
-        _sync_anomalies(existing_of.get(credential_id, []), wanted, now)
+        writes.merge(_sync_anomalies(existing_of.get(credential_id, []), wanted, now))
         row, check_in = presence_rows.get(credential_id), inside.get(polling_place_id)
         if check_in is None:
             if row is not None:
@@ -213,17 +332,34 @@ def reconcile_credentials(
         elif row.check_in_id != check_in.pk:
             row.check_in_id = check_in.pk
             moved.append(row)
+    writes.apply()
     # The roster's changes in at most three statements (a holder has one row at a place: they never collide).
-    if gone:
+    if len(gone) == 1:
+        _REMOVE_PRESENCE.run(pk=gone[0])
+    elif gone:
         Presence.objects.filter(pk__in=gone).delete()
     if moved:
         Presence.objects.bulk_update(moved, ["check_in"])
-    if new:
+    if len(new) == 1:
+        new[0].pk = _ADD_PRESENCE.run(**{name: getattr(new[0], name) for name in _PRESENCE_FIELDS})
+        new[0]._state.adding = False
+    elif new:
         Presence.objects.bulk_create(new)
     return bool(gone or moved or new)
 
 
-def rules_for(credential: Credential, rules: list[PresenceRule]) -> list[PresenceRule]:
+class Holder(Protocol):
+    """What the quotas read of a credential (a ``Credential``, or a roster row's ``presence.Inside.holder``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def appointed_by_kind(self) -> str: ...
+    @property
+    def appointed_by_name(self) -> str: ...
+
+
+def rules_for(credential: Holder, rules: list[PresenceRule]) -> list[PresenceRule]:
     """The quota rules that count ``credential``."""
     return [
         r
@@ -243,7 +379,7 @@ def appointer_key(name: str) -> str:
     return skeleton(name)
 
 
-def same_group(a: Credential, b: Credential, rule: PresenceRule) -> bool:
+def same_group(a: Holder, b: Holder, rule: PresenceRule) -> bool:
     """Whether ``b`` counts against ``a``'s quota under ``rule``: the same kind, and for a per-party or per-candidate
     rule the same appointer (names compared by ``appointer_key``, so "Straße" is "STRASSE" and a look-alike is the
     name it imitates)."""
@@ -281,7 +417,7 @@ def reconcile_quota(
     The walk reads plain rows and keeps a count per group, so its cost is one step per event, not one per event and
     holder inside."""
     if rules is None:
-        rules = list(PresenceRule.objects.filter(jurisdiction_id=jurisdiction_id))
+        rules = jurisdiction_rules(jurisdiction_id)
     whole_kind = {r.credential_kind for r in rules if r.per == PresenceRule.Per.KIND}
     groups: set[tuple[str, ...]] | None = None
     if credentials is not None:
@@ -347,22 +483,18 @@ def reconcile_quota(
     if kinds is not None:
         existing = existing.filter(credential__kind__in=kinds)
     anomalies = [a for a in existing.select_related("credential") if in_scope(a.credential)]
-    _sync_anomalies(anomalies, wanted, timezone.now())
+    _sync_anomalies(anomalies, wanted, timezone.now()).apply()
 
 
 def appended_last(event: PresenceEvent) -> bool:
     """Whether no accepted event of the place comes after ``event`` in the timeline: then earlier quota verdicts
     stand and the event itself was judged on the roster as it stands (the online path)."""
     assert event.election_id is not None
-    later = Q(effective_at__gt=event.effective_at) | Q(effective_at=event.effective_at, event_id__gt=event.event_id)
-    return not (
-        PresenceEvent.objects.filter(
-            polling_place_id=event.polling_place_id,
-            election_id=event.election_id,
-            outcome=PresenceEvent.Outcome.ACCEPTED,
-        )
-        .filter(later)
-        .exists()
+    return not _LATER.rows(
+        polling_place_id=event.polling_place_id,
+        election_id=event.election_id,
+        effective_at=event.effective_at,
+        event_id=event.event_id,
     )
 
 
