@@ -7,8 +7,10 @@ through the environment (or the settings file, ``ENV_FILE``, read here too); doc
   a systemd ``CPUAffinity`` limit counts). The lookups are CPU-bound geometry; nginx in front buffers slow clients,
   so a sync worker is never held by a slow network.
 - The application is loaded once in the master (``preload_app``) and the spatial index built there before the
-  workers fork (``when_ready``): workers share its memory and answer at once instead of each building it on its
-  first request. The master's database connection is closed before the fork.
+  workers fork (``when_ready``), with what every lookup needs past the spatial query (``lookup.warm``: each
+  county's serving places in its upcoming election): workers share its memory and answer at once instead of each
+  building it on its first request and reading each county on its first lookup. The master's database connection
+  is closed before the fork.
 - Access log: one JSON object per line on stdout (journald keeps it), without query strings, which carry voters'
   coordinates and one-time codes; the client address is the one the throttles see (through
   ``TRUSTED_PROXY_COUNT`` proxies).
@@ -113,6 +115,16 @@ def when_ready(server: Any) -> None:
 
         index = spatial.current_index()
         server.log.info("spatial index v%s ready before fork (%d precincts)", index.version, len(index))
+        from polling.geography import lookup
+
+        try:
+            warm = lookup.warm(index)
+            if warm is not None:
+                server.log.info(
+                    "lookup answers warmed before fork (%d precincts) in %.1fs", len(warm.table), warm.seconds
+                )
+        except Exception as exc:  # workers read each county on first use (and warm a national index in the background)
+            server.log.warning("lookup answers not warmed before fork (%s)", type(exc).__name__)
     except Exception as exc:  # no database yet, not migrated …: each worker builds it on first use
         server.log.warning(
             "spatial index not built before fork (%s); workers build it on first use", type(exc).__name__

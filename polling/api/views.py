@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from django.db.models import QuerySet
@@ -30,9 +32,9 @@ from common.api.throttles import PublicThrottle
 from polling.api import geojson, params
 from polling.geography import selectors, spatial
 from polling.geography.compliance import compliance_at
-from polling.geography.locations import ServingPlace
 from polling.geography.lookup import ServedNow, lookup_at, serving_at
 from polling.geography.services import geography_version
+from polling.geography.serving_table import Way
 from polling.models import BufferRule, Election
 
 CACHE_SECONDS = 60
@@ -138,37 +140,40 @@ class LookupView(PublicView):
         index = self.index()
         found = lookup_at(lon=lon, lat=lat, election_id=election_id, index=index)
         hit, election = found.precinct, found.election
-        places = serving_at(lookup=found, lon=lon, lat=lat, index=index, render=_render_serving)
+        places = serving_at(lookup=found, lon=lon, lat=lat, index=index)
         # The default election depends on today's date, "open now" on the time: both are part of what the ETag
         # identifies.
         opened = "".join("1" if s.open_now else "0" for s in places)
         etag = self.etag(f"election={election.pk if election is not None else ''};open={opened}", version=index.version)
         if _matches(self.request.headers.get("If-None-Match", ""), etag):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
-        # The answer is spliced from JSON parts: the precinct's own (from the index), the election's and each
-        # place's, rendered once per geography version (``GeographyIndex.memo``), and what changes per request.
-        head = _render(
-            {
-                "precinct": {"id": hit.id, "code": hit.code, "name": hit.name},
-                "county": {"id": hit.county_id, "fips": hit.county_fips, "name": hit.county_name},
-            }
-        )
+        # The answer is spliced from JSON parts: the precinct's own (from the index), the election's and each way of
+        # serving (rendered once per geography version: ``GeographyIndex.memo``), each place's (written from the
+        # table, a few microseconds; kept too where a precinct has many, as a vote-center county's), and what
+        # changes per request.
+        head = (
+            f'{{"precinct":{{"id":{hit.id},"code":{_str(hit.code)},"name":{_str(hit.name)}}},'
+            f'"county":{{"id":{hit.county_id},"fips":{_str(hit.county_fips)},"name":{_str(hit.county_name)}}}}}'
+        ).encode()
         election_json = (
             index.memo(("api.lookup.election", election.pk), lambda: _render(_election_dict(election)))
             if election is not None
             else b"null"
         )
+        if len(places) > _PLACES_WRITTEN_EACH_TIME:
+            written = [index.memo(("api.lookup.place", s.table.serial, s.row), partial(_place_json, s)) for s in places]
+        else:
+            written = [_place_json(s) for s in places]
         # Today's field: the place assigned to the precinct (none where the county votes at vote centers).
-        assigned = next((s.served for s in places if s.served.assigned), None)
-        place_json = assigned.rendered[0] if assigned is not None else b"null"
-        serving = [_serving_json(s) for s in places]
+        assigned = next((w for s, w in zip(places, written, strict=True) if s.way.assigned), b"null")
+        serving = [_serving_json(index, s, w) for s, w in zip(places, written, strict=True)]
         body = b"".join(
             (
                 head[:-1],
                 b',"election":',
                 election_json,
                 b',"polling_place":',
-                place_json,
+                assigned,
                 b',"places":[',
                 b",".join(serving),
                 b"]}",
@@ -177,27 +182,62 @@ class LookupView(PublicView):
         return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
 
 
-def _serving_json(now: ServedNow) -> bytes:
-    """A place serving the precinct: what changes with the request (open now, distance) spliced onto what changes
-    only with the geography (rendered once per version, election and way of serving)."""
-    dynamic = _render({"open_now": now.open_now, "distance_m": _metres(now.distance_m)})
-    return b"".join((dynamic[:-1], b",", now.served.rendered[1][1:]))
+#: Up to this many places serving a precinct are written for each answer; more (a county's vote centers) are kept.
+_PLACES_WRITTEN_EACH_TIME = 4
 
 
-def _render_serving(serving: ServingPlace) -> tuple[bytes, bytes]:
-    """A place as ``polling_place`` shows it, and as one of ``places``."""
-    return _render(geojson.place_summary(serving.place)), _render(_serving_dict(serving))
+def _place_json(served: ServedNow) -> bytes:
+    """A place as ``polling_place`` shows it: ``_render(geojson.place_summary(place))``, written directly from the
+    table's values (a lookup writes one or a few per request; tests/polling/api/test_lookup_warm.py checks that the
+    bytes are the same)."""
+    pk, code, name, address, location, notes, doors = served.table.place_values(served.row)
+    lon, lat = (
+        (_float(round(location[0], _POINT)), _float(round(location[1], _POINT))) if location else ("null", "null")
+    )
+    entrances = ",".join(
+        f'{{"name":{_str(n)},"lon":{_float(round(x, _POINT))},"lat":{_float(round(y, _POINT))},'
+        f'"accessible":{_bool(a)},"in_use":{_bool(u)}}}'
+        for n, x, y, a, u in doors
+    )
+    return (
+        f'{{"id":{pk},"code":{_str(code)},"name":{_str(name)},"address":{_str(address)},"lon":{lon},"lat":{lat},'
+        f'"accessibility_notes":{_str(notes)},"entrances":[{entrances}]}}'
+    ).encode()
+
+
+def _serving_json(index: spatial.GeographyIndex, now: ServedNow, place: bytes) -> bytes:
+    """A place serving the precinct: what changes with the request (open now, distance) spliced onto the place
+    (``place``: ``_place_json``) and how it serves (rendered once per table it is kept in)."""
+    metres = _float(_metres(now.distance_m)) if now.distance_m is not None else "null"
+    dynamic = f'{{"open_now":{_bool(now.open_now)},"distance_m":{metres},'.encode()
+    way = index.memo(("api.lookup.way", now.table.serial, now.way_id), lambda: _render(_way_dict(now.way)))
+    return b"".join((dynamic, place[1:-1], b",", way[1:]))
+
+
+# What the API's renderer (``_render``: compact, not ASCII-escaped, U+2028 and U+2029 escaped, no NaN) writes for a
+# string, a float and a boolean, for the parts of a lookup written directly.
+_POINT = geojson.POINT_PRECISION
+_float = float.__repr__
+
+
+def _str(value: str) -> str:
+    return encode_basestring(value).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _metres(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
 
-def _serving_dict(serving: ServingPlace) -> dict[str, Any]:
-    """What a place serving a precinct says that changes only with the geography: the place, how it serves and its
-    hours in this election (local wall-clock times with their zone, and the instants with their UTC offsets)."""
+def _way_dict(way: Way) -> dict[str, Any]:
+    """What a place serving a precinct says past the place itself, which changes only with the geography: how it
+    serves and its hours in this election (local wall-clock times with their zone, and the instants with their UTC
+    offsets)."""
     hours = []
-    for opening in serving.hours:
+    for opening in way.hours:
         starts, ends = opening.local()
         hours.append(
             {
@@ -209,12 +249,7 @@ def _serving_dict(serving: ServingPlace) -> dict[str, Any]:
                 "ends_at": ends.isoformat(),
             }
         )
-    return {
-        **geojson.place_summary(serving.place),
-        "kinds": list(serving.kinds),
-        "vote_center": serving.vote_center,
-        "hours": hours,
-    }
+    return {"kinds": list(way.kinds), "vote_center": way.vote_center, "hours": hours}
 
 
 def _render(data: Any) -> bytes:

@@ -96,7 +96,10 @@ def _distances(places: Iterable[PollingPlace], near: tuple[float, float] | None)
 
 
 def _election_day_opening(election: Election, county: County) -> Opening:
-    zone = local_zone(county)
+    return election_day_opening_in(election, local_zone(county))
+
+
+def election_day_opening_in(election: Election, zone: zoneinfo.ZoneInfo) -> Opening:
     start = dt.datetime.combine(election.date, election.polls_open, tzinfo=zone)
     end = dt.datetime.combine(election.date, election.polls_close, tzinfo=zone)
     return Opening(

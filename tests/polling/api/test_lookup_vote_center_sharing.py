@@ -56,7 +56,7 @@ def test_a_vote_center_countys_precincts_share_one_kept_list(county, mississippi
     assert response.status_code == 200, response.content[:300]
     assert len(response.json()["places"]) == CENTERS
     kept = spatial.current_index()._memo[("lookup.serving", november.pk, county.pk)]
-    entries = sum(len(v) for v in {id(v): v for v in kept.values()}.values())  # distinct lists kept
+    entries = kept.slots  # (place, way) entries kept for the county's precincts, shared ranges counted once
     assert len(api.get("/api/v1/lookup/", {"lat": "32.215", "lon": "-90.285"}).json()["places"]) == CENTERS
     # Every precinct of a vote-center county is served by the same centers: one shared list would hold CENTERS
     # entries; what is kept is PRECINCTS * CENTERS.
