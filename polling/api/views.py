@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from functools import partial
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
@@ -29,9 +30,11 @@ from common.api.errors import BadRequest
 from common.api.paging import next_link
 from common.api.schema import ERROR
 from common.api.throttles import PublicThrottle
+from common.errors import DomainError
 from polling.api import geojson, params
 from polling.geography import selectors, spatial
 from polling.geography.compliance import compliance_at
+from polling.geography.locations import Opening, hours_in
 from polling.geography.lookup import ServedNow, lookup_at, serving_at
 from polling.geography.services import geography_version
 from polling.geography.serving_table import Way
@@ -236,8 +239,12 @@ def _way_dict(way: Way) -> dict[str, Any]:
     """What a place serving a precinct says past the place itself, which changes only with the geography: how it
     serves and its hours in this election (local wall-clock times with their zone, and the instants with their UTC
     offsets)."""
+    return {"kinds": list(way.kinds), "vote_center": way.vote_center, "hours": _hours_list(way.hours)}
+
+
+def _hours_list(openings: Iterable[Opening]) -> list[dict[str, Any]]:
     hours = []
-    for opening in way.hours:
+    for opening in openings:
         starts, ends = opening.local()
         hours.append(
             {
@@ -249,7 +256,36 @@ def _way_dict(way: Way) -> dict[str, Any]:
                 "ends_at": ends.isoformat(),
             }
         )
-    return {"kinds": list(way.kinds), "vote_center": way.vote_center, "hours": hours}
+    return hours
+
+
+ELECTION = OpenApiParameter(
+    "election",
+    OpenApiTypes.INT,
+    description="An election's id (`GET /api/v1/elections/`): each place then carries its `hours` in that election "
+    "and whether it is one of its county's vote centers (`vote_center`).",
+)
+
+
+def _election_asked(request: Request) -> Election | None:
+    pk = parsing.identifier(request.query_params, "election")
+    if pk is None:
+        return None
+    election = Election.objects.filter(pk=pk).first()
+    if election is None:
+        raise DomainError("No such election.", "election_not_found", field="election")
+    return election
+
+
+def _with_hours(features: list[dict[str, Any]], places: list[Any], election: Election | None) -> list[dict[str, Any]]:
+    """The features, each with its place's hours in ``election`` and whether it is a vote center, when one is asked."""
+    if election is None:
+        return features
+    served = hours_in(places, election)
+    for feature, place in zip(features, places, strict=True):
+        part = served[place.pk]
+        feature["properties"].update(election=election.pk, vote_center=part.vote_center, hours=_hours_list(part.hours))
+    return features
 
 
 def _render(data: Any) -> bytes:
@@ -402,31 +438,36 @@ class PollingPlaceListView(PublicView):
     @extend_schema(
         operation_id="polling_places_list",
         summary="Polling places as GeoJSON points",
-        parameters=FILTERS,
-        responses={200: GEOJSON, 400: ERROR},
+        parameters=[*FILTERS, ELECTION],
+        responses={200: GEOJSON, 400: ERROR, 404: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
         county_fips = parsing.county_fips(request.query_params)
+        election = _election_asked(request)
         qs = selectors.polling_places(county_fips=county_fips, bbox=params.bbox(request.query_params), detail=False)
         rows, members = _page(request, qs, default=500, maximum=2000)
-        return self.cached(geojson.collection([geojson.place_feature(p) for p in rows], **members))
+        features = _with_hours([geojson.place_feature(p) for p in rows], rows, election)
+        return self.cached(geojson.collection(features, **members))
 
 
 class PollingPlaceDetailView(PublicView):
     @extend_schema(
         operation_id="polling_places_detail",
         summary="One polling place as a GeoJSON Feature",
-        responses={200: GEOJSON, 404: ERROR},
+        parameters=[ELECTION],
+        responses={200: GEOJSON, 400: ERROR, 404: ERROR},
     )
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
         if (unchanged := self.not_modified()) is not None:
             return unchanged
+        election = _election_asked(request)
         place = selectors.polling_places().filter(pk=pk).first()
         if place is None:
             raise exceptions.NotFound("No such polling place.")
-        return self.cached(geojson.place_feature(place, detail=True))
+        [feature] = _with_hours([geojson.place_feature(place, detail=True)], [place], election)
+        return self.cached(feature)
 
 
 class ZonesView(PublicView):

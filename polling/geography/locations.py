@@ -248,3 +248,54 @@ def _serving(
             )
         )
     return served
+
+
+@dataclass(frozen=True)
+class PlaceHours:
+    """A place's part in one election: its openings, and whether it is one of its county's vote centers."""
+
+    hours: tuple[Opening, ...]
+    vote_center: bool
+
+
+def hours_in(places: Iterable[PollingPlace], election: Election) -> dict[int, PlaceHours]:
+    """Each of ``places``' hours in ``election`` (the map's view of a place, whatever precinct asks): its own dated
+    openings, and on election day the election's polling hours in its county's zone where it serves then (assigned
+    to a precinct, or a vote center) without hours of its own that day. A place of another state has none. Four
+    queries, whatever the number of places."""
+    wanted = {p.pk: p for p in places}
+    if not wanted:
+        return {}
+    own: dict[int, list[Opening]] = defaultdict(list)
+    for row in LocationHours.objects.filter(election=election, polling_place_id__in=list(wanted)).order_by(
+        "date", "opens"
+    ):
+        own[row.polling_place_id].append(Opening.of(row))
+    centers = set(
+        VoteCenter.objects.filter(election=election, polling_place_id__in=list(wanted)).values_list(
+            "polling_place_id", flat=True
+        )
+    )
+    assigned = set(
+        PrecinctAssignment.objects.filter(election=election, polling_place_id__in=list(wanted)).values_list(
+            "polling_place_id", flat=True
+        )
+    )
+    zones = {
+        c["id"]: zoneinfo.ZoneInfo(c["timezone"] or c["jurisdiction__timezone"])
+        for c in County.objects.filter(
+            pk__in={p.county_id for p in wanted.values()}, jurisdiction=election.jurisdiction_id
+        ).values("id", "timezone", "jurisdiction__timezone")
+    }
+    found = {}
+    for pk, place in wanted.items():
+        zone = zones.get(place.county_id)
+        if zone is None:  # another state's place
+            found[pk] = PlaceHours((), False)
+            continue
+        openings = own[pk]
+        serves_that_day = place.is_election_day and (pk in assigned or pk in centers)
+        if serves_that_day and not any(o.date == election.date for o in openings):
+            openings = sorted([*openings, election_day_opening_in(election, zone)], key=lambda o: o.starts_at)
+        found[pk] = PlaceHours(tuple(openings), pk in centers)
+    return found

@@ -310,6 +310,28 @@ def test_popup_gives_the_kinds_then_the_hours_in_the_election_shown(new_page, li
     watch.assert_clean()
 
 
+def test_with_an_election_picked_a_popup_gives_the_hours_without_a_check(new_page, live_server, places):
+    """The popup asks the place's own page for its hours in the election picked: no spot needs checking first."""
+    page, watch = new_page()
+    open_map(page, live_server)
+    page.select_option("#election", str(places["general"].pk))
+    set_view(page, 32.352, -90.165, 14)
+
+    marker(page, places["drop"]).click()
+    expect(popup(page).locator("[data-field=popup-election]")).to_have_text("Hours for General Election (closed now):")
+    day = dt.datetime.now(CHICAGO).date() + dt.timedelta(days=29)
+    expect(popup(page).locator(".hours dt")).to_have_text([long_date(day)])
+    expect(popup(page).locator(".hours dd")).to_have_text([f"8:00 AM {TO} 5:00 PM {zone_name(day)}"])
+    asked = [
+        parse_qs(urlsplit(u).query)
+        for u in watch.requests
+        if urlsplit(u).path == f"/api/v1/polling-places/{places['drop'].pk}/"
+    ]
+    assert asked == [{"election": [str(places["general"].pk)]}]
+    assert lookups(watch.requests) == []
+    watch.assert_clean()
+
+
 def test_the_link_keeps_the_election_picked(new_page, live_server, places):
     past = places["past"]
     page, watch = new_page()

@@ -1196,7 +1196,11 @@
   function placePopup(id, p, lat, lon) {
     return function () {
       var electionId = electionInView();
-      var known = electionId === null ? null : servedByElection[electionId + ":" + id];
+      var key = electionId + ":" + id;
+      var known = electionId === null ? null : servedByElection[key] || askedByElection[key];
+      if (electionId !== null && !known && !(key in asking)) {
+        askHours(id, electionId);
+      }
       var kinds = known ? placeKinds(known.place) : (p.kinds || []).length ? p.kinds : ["election_day"];
       var node = el(
         "div",
@@ -1246,6 +1250,48 @@
       node.appendChild(checkHere);
       return node;
     };
+  }
+
+  /** What the place's own page in the API answered for an election ("electionId:placeId" → as a lookup lists a place),
+   * and the requests on their way. Asked when a popup opens for a place no lookup has listed in the election shown. */
+  var askedByElection = {};
+  var asking = {};
+
+  function askHours(id, electionId) {
+    var key = electionId + ":" + id;
+    asking[key] = true;
+    getJSON(apiUrl(cfg.placesUrl + encodeURIComponent(String(id)) + "/", { election: electionId }))
+      .then(function (feature) {
+        var p = feature.properties || {};
+        var now = Date.now();
+        var hours = Array.isArray(p.hours) ? p.hours : [];
+        askedByElection[key] = {
+          place: {
+            kinds: p.kinds || [],
+            vote_center: p.vote_center === true,
+            hours: hours,
+            open_now: hours.some(function (h) {
+              return Date.parse(h.starts_at) <= now && now < Date.parse(h.ends_at);
+            }),
+          },
+          election: { id: electionId, name: electionName(electionId) },
+        };
+        refreshOpenPopup();
+      })
+      .catch(function () {
+        // The popup keeps offering "Check this spot"; asked again when it next opens.
+      })
+      .then(function () {
+        delete asking[key];
+      });
+  }
+
+  /** The name of an election in the picker ("the election shown" until the list has loaded). */
+  function electionName(electionId) {
+    var option = Array.prototype.find.call(electionSelect.options, function (o) {
+      return o.value === String(electionId);
+    });
+    return option ? option.getAttribute("data-name") || option.textContent : "the election shown";
   }
 
   /** After a lookup, an open popup is made again: it may now know the place's hours. */
@@ -1617,6 +1663,7 @@
           electionSelect.appendChild(
             el("option", {
               value: String(election.id),
+              "data-name": election.name,
               text: election.name + " — " + formatDate(election.date) + " (" + election.state + ")",
             })
           );
