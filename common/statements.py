@@ -182,6 +182,9 @@ class Statement:
             if isinstance(param, _Slot):
                 value = values[param.name]
                 if self._kind == "select":
+                    if value is None:
+                        # "= NULL" matches nothing where the ORM would write "IS NULL": refuse, never answer wrong.
+                        raise ValueError(f"Param {param.name!r} is None: a compared value must be given")
                     value = param.field.get_db_prep_value(value, connection, prepared=False)
                 else:
                     value = param.field.get_db_prep_save(value, connection)

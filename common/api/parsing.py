@@ -63,12 +63,12 @@ class BodyFields:
 
 def number(params: Params, name: str, *, required: bool) -> float | None:
     """A finite decimal number given once; None when absent and not required."""
+    _once(params, name)
     raw = params.get(name)
     if raw is None or raw == "":
         if required:
             raise BadRequest(f"'{name}' is required.", "missing_parameter", field=name)
         return None
-    _once(params, name)
     if not NUMBER.fullmatch(raw):
         raise BadRequest(f"'{name}' must be a number; got {raw[:40]!r}.", "not_a_number", field=name)
     value = float(raw)
@@ -78,6 +78,7 @@ def number(params: Params, name: str, *, required: bool) -> float | None:
 
 
 def choice(params: Params, name: str, choices: tuple[str, ...]) -> str | None:
+    _once(params, name)
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -97,10 +98,10 @@ def _once(params: Params, name: str) -> None:
 
 
 def identifier(params: Params, name: str) -> int | None:
+    _once(params, name)
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    _once(params, name)
     if not is_identifier(raw):
         raise BadRequest(f"'{name}' must be a positive whole number.", f"invalid_{name}", field=name)
     return int(raw)
@@ -111,10 +112,10 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def date(params: Params, name: str) -> dt.date | None:
     """A calendar date given once as YYYY-MM-DD, within the years 2000-2099; None when absent."""
+    _once(params, name)
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    _once(params, name)
     try:
         value = dt.date.fromisoformat(raw) if _ISO_DATE.fullmatch(raw) else None
     except ValueError:
@@ -139,10 +140,10 @@ def page(params: Params, *, default: int, maximum: int) -> tuple[int, int]:
     """``limit`` (1..maximum, ``default`` when absent) and ``offset``."""
 
     def _int(name: str, fallback: int, lo: int, hi: int) -> int:
+        _once(params, name)
         raw = params.get(name)
         if raw is None or raw == "":
             return fallback
-        _once(params, name)
         if not re.fullmatch(r"[0-9]{1,9}", raw) or not lo <= int(raw) <= hi:
             raise BadRequest(f"'{name}' must be a whole number from {lo} to {hi}.", f"invalid_{name}", field=name)
         return int(raw)

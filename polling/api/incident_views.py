@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -74,13 +74,15 @@ def _text(fields: parsing.BodyFields, name: str) -> str:
     return raw.strip()
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
 def _report_id(fields: parsing.BodyFields) -> uuid.UUID | None:
     raw = fields.get("report_id")
     if raw is None or raw == "":
         return None
-    with contextlib.suppress(ValueError):
-        if len(raw) <= 36:  # canonical or bare hex; no braces or URN
-            return uuid.UUID(raw)
+    if _UUID.fullmatch(raw):  # canonical or bare hex; no braces or URN
+        return uuid.UUID(raw)
     raise BadRequest("'report_id' must be a UUID.", "invalid_report_id", field="report_id")
 
 

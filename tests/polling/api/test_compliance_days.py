@@ -237,9 +237,19 @@ def test_a_bad_date_is_400_with_a_stable_code(api, geo, value, code):
     assert response.json()["code"] == code and "detail" in response.json()
 
 
-def test_a_repeated_date_is_refused(api, geo):
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        "date=2026-10-26&date=2026-10-28",
+        "date=2026-10-28&date=",  # an empty last value is still a second one
+        "date=&date=2026-10-28",
+        "activity=loitering&activity=campaigning",
+        "accuracy_m=5&accuracy_m=",
+    ],
+)
+def test_a_repeated_parameter_is_refused(api, geo, repeated):
     lon, lat = towards(*EARLY, 45, 10.0)
-    response = api.get(f"/api/v1/compliance/?lon={lon}&lat={lat}&date=2026-10-26&date=2026-10-28")
+    response = api.get(f"/api/v1/compliance/?lon={lon}&lat={lat}&{repeated}")
 
     assert response.status_code == 400 and response.json()["code"] == "repeated_parameter"
 

@@ -126,7 +126,14 @@ def test_reports_without_an_id_are_each_stored(tablet_client, place, door):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "value",
-    ["not-a-uuid", "{12345678-1234-5678-1234-567812345678}", "urn:uuid:12345678-1234-5678-1234-567812345678", 7],
+    [
+        "not-a-uuid",
+        "{12345678-1234-5678-1234-567812345678}",
+        "{12345678123456781234567812345678}",
+        "urn:uuid:12345678-1234-5678-1234-567812345678",
+        "12345678-1234-5678-1234-5678123456789",
+        7,
+    ],
 )
 def test_a_malformed_report_id_is_400_and_stores_nothing(tablet_client, place, door, value):
     response = tablet_client.post(URL, report(place.pk, None) | {"report_id": value}, format="json")

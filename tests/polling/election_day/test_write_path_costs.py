@@ -230,6 +230,13 @@ def test_a_statement_gives_the_orm_s_rows_and_conversions(tablet, place, electio
     )
 
 
+def test_a_compared_value_of_none_is_refused_not_matched_as_nothing():
+    """``= NULL`` matches no row where the ORM would write ``IS NULL``: a select refuses None rather than answer
+    "nothing found"."""
+    with pytest.raises(ValueError, match="'event_id' is None"):
+        EVENTS.rows(event_id=None, after=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
 def test_a_locking_statement_refuses_to_run_outside_a_transaction(place, election):
     """As the ORM refuses ``select_for_update`` in autocommit where the database takes locks (PostgreSQL). (The test
     runs inside a transaction: autocommit is what the connection is made to report.)"""
