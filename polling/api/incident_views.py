@@ -206,6 +206,20 @@ class IncidentListView(IncidentView):
         report_id = _report_id(fields)
 
         assert place_id is not None
+        if report_id is not None:
+            replayed = selectors.replayed_report(
+                self.scope,
+                report_id=report_id,
+                polling_place_id=place_id,
+                election_id=election_id,
+                activity=activity,
+                lon=lon,
+                lat=lat,
+                occurred_at=occurred_at,
+                description=description,
+            )
+            if replayed is not None:
+                return Response(incident_out(selectors.incident_get(self.scope, replayed.pk)), status=200)
         place, election = selectors.report_site(
             self.scope, polling_place_id=place_id, election_id=election_id, occurred_at=occurred_at, lon=lon, lat=lat
         )

@@ -306,7 +306,8 @@ class ComplianceView(PublicView):
             "`uncertain` when the GPS accuracy straddles a limit, when a zone was drawn from a stand-in reference "
             "(`approximate`), or outside every mapped precinct (`covered: false`); `allowed` otherwise. "
             "An election-day site's zones count every day; an early-voting site's or a drop box's only on the local "
-            "dates it has hours for (`applies_on`; every day when it has none): today at each site, or on `date`."
+            "dates it has hours for (`applies_on`; every day while its hours for the election ahead are unknown): "
+            "today at each site, or on `date`."
         ),
         parameters=[
             LAT,
@@ -324,7 +325,7 @@ class ComplianceView(PublicView):
     def get(self, request: Request) -> Response | HttpResponse:
         index = self.index()
         now = timezone.now()
-        etag = self.etag(_day_tag(index, request, now), version=index.version)
+        etag = self.etag(_day_tag(index, now, date_asked=bool(request.query_params.get("date"))), version=index.version)
         client_has = self.request.headers.get("If-None-Match", "")
         if _matches(client_has, etag, wildcard=False):
             return HttpResponse(status=304, headers=self._cache_headers(etag))
@@ -366,11 +367,11 @@ class ComplianceView(PublicView):
         return HttpResponse(body, content_type="application/json", headers=self._cache_headers(etag))
 
 
-def _day_tag(index: spatial.GeographyIndex, request: Request, now: dt.datetime) -> str:
-    """What a compliance answer depends on besides the request (which names any ``date``) and the geography: where
+def _day_tag(index: spatial.GeographyIndex, now: dt.datetime, *, date_asked: bool = False) -> str:
+    """What an answer about zones depends on besides the request (which names any ``date``) and the geography: where
     some zones count on some days only and no date is asked, the current quarter hour (every zone's midnight falls
     on one)."""
-    if not index.dated or request.query_params.get("date"):
+    if not index.dated or date_asked:
         return ""
     return f"at={now.astimezone(dt.UTC):%Y-%m-%dT%H}:{now.minute // 15 * 15:02d}"
 
@@ -478,13 +479,15 @@ class ZonesView(PublicView):
         responses={200: GEOJSON, 404: ERROR},
     )
     def get(self, request: Request, pk: int) -> Response | HttpResponse:
-        if (unchanged := self.not_modified()) is not None:
-            return unchanged
         index = self.index()
+        now = timezone.now()
+        day = _day_tag(index, now)
+        if (unchanged := self.not_modified(day)) is not None:
+            return unchanged
         if not selectors.polling_place_exists(pk):
             raise exceptions.NotFound("No such polling place.")
-        features = geojson.zone_features(index, index.zones_of(pk))
-        return self.cached(geojson.collection(features, polling_place=pk))
+        features = geojson.zone_features(index, index.zones_of(pk, now=now))
+        return self.cached(geojson.collection(features, polling_place=pk), day)
 
 
 class ZonesInBoxView(PublicView):
@@ -495,13 +498,15 @@ class ZonesInBoxView(PublicView):
         responses={200: GEOJSON, 400: ERROR},
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        if (unchanged := self.not_modified()) is not None:
+        index = self.index()
+        now = timezone.now()
+        day = _day_tag(index, now)
+        if (unchanged := self.not_modified(day)) is not None:
             return unchanged
         box = params.bbox(request.query_params)
         if box is None:
             raise BadRequest("'bbox' is required.", "missing_parameter", field="bbox")
         limit, _offset = parsing.page(request.query_params, default=100, maximum=300)
-        index = self.index()
         ids, truncated = selectors.polling_place_ids(bbox=box, limit=limit)
-        zones = [z for pk in ids for z in index.zones_of(pk)]
-        return self.cached(geojson.collection(geojson.zone_features(index, zones), truncated=truncated))
+        zones = [z for pk in ids for z in index.zones_of(pk, now=now)]
+        return self.cached(geojson.collection(geojson.zone_features(index, zones), truncated=truncated), day)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -36,8 +37,8 @@ from shapely.geometry import Point
 from polling import geometry
 from polling.geography import zones
 from polling.geography.services import geography_version
-from polling.geography.zones import Zone
-from polling.models import BufferRule, County, Entrance, LocationHours, PollingPlace, Precinct
+from polling.geography.zones import DatedUse, Zone
+from polling.models import BufferRule, County, Election, Entrance, LocationHours, PollingPlace, Precinct
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,24 +114,21 @@ class ZoneSpec:
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A located polling place with at least one zone: ``center`` is its location (lon, lat); its zones are in
-    force on the local dates ``applies_on`` of its time zone ``timezone`` (``zones.days_in_force``: None for every
-    day)."""
+    """A located polling place with at least one zone: ``center`` is its location (lon, lat); ``use`` says on which
+    local dates of its time zone ``timezone`` its zones are in force, among its state's (``jurisdiction_id``)
+    elections (``zones.DatedUse``; None: every day)."""
 
     place_id: int
     name: str
     center: tuple[float, float]
     zones: tuple[ZoneSpec, ...]
-    applies_on: tuple[dt.date, ...] | None = None
+    use: DatedUse | None = None
     timezone: str = "UTC"
+    jurisdiction_id: int = 0
 
-    def in_force(self, on: dt.date | None, now: dt.datetime) -> bool:
-        """Whether the site's zones are in force on the local date ``on``, or, without one, at the instant ``now``
-        (its local date then)."""
-        if self.applies_on is None:
-            return True
-        day = on if on is not None else now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
-        return zones.in_force(self.applies_on, day)
+    def local_day(self, on: dt.date | None, now: dt.datetime) -> dt.date:
+        """The local date ``on``, or, without one, the site's local date at the instant ``now``."""
+        return on if on is not None else now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
 
 
 def sites_from_zones(zones: Sequence[Zone], place_names: dict[int, str]) -> list[Site]:
@@ -146,7 +144,6 @@ def sites_from_zones(zones: Sequence[Zone], place_names: dict[int, str]) -> list
             tuple(
                 ZoneSpec(z.rule, z.reference_kind, z.approximate, z.geo_rule.reference.geometry) for z in place_zones
             ),
-            place_zones[0].applies_on,
         )
         for place_id, place_zones in grouped.items()
     ]
@@ -171,6 +168,7 @@ class GeographyIndex:
         zones: Sequence[Zone] = (),
         place_names: dict[int, str] | None = None,
         max_limit_m: float | None = None,
+        election_dates: dict[int, list[dt.date]] | None = None,
     ) -> None:
         self.version = version
         self.precincts = list(precincts)
@@ -193,8 +191,10 @@ class GeographyIndex:
         self._reference_site = np.asarray(owners, dtype=np.intp)
         self._reference_tree = shapely.STRtree(np.asarray(shapes, dtype=object))
         limits = [spec.rule.distance_m for site in self.sites for spec in site.zones]
+        #: Each state's election dates, sorted (``zones.DatedUse.days_for``).
+        self.election_dates = election_dates or {}
         #: Whether any site's zones are in force on some days only: answers then depend on the date.
-        self.dated = any(site.applies_on is not None for site in self.sites)
+        self.dated = any(site.use is not None for site in self.sites)
         self.max_limit_m = max(max(limits, default=0.0), max_limit_m or 0.0)
         # Zones made on first use, most recently used last; bounded so a crawler cannot grow a worker without limit.
         self._zones: OrderedDict[int, list[Zone]] = OrderedDict()
@@ -219,10 +219,23 @@ class GeographyIndex:
         """Every zone, made now (benchmarks and tests; a request asks ``zones_of`` for the places it needs)."""
         return [zone for i in range(len(self.sites)) for zone in self._site_zones(i)]
 
-    def zones_of(self, place_id: int) -> list[Zone]:
-        """The zones of a polling place (none for a place without coordinates or rules)."""
+    def zones_of(self, place_id: int, *, on: dt.date | None = None, now: dt.datetime | None = None) -> list[Zone]:
+        """The zones of a polling place (none for a place without coordinates or rules), each with the dates it is in
+        force as seen on the local date ``on`` (without one, the site's local date at ``now``, by default now)."""
         i = self._site_of_place.get(place_id)
-        return [] if i is None else self._site_zones(i)
+        return [] if i is None else self._dated(i, on, now)[1]
+
+    def _dated(self, i: int, on: dt.date | None, now: dt.datetime | None) -> tuple[bool, list[Zone]]:
+        """(in force on the day?, the site's zones with ``applies_on`` as seen that day)."""
+        made = self._site_zones(i)
+        site = self.sites[i]
+        if site.use is None:
+            return True, made
+        day = site.local_day(on, now or timezone.now())
+        days = site.use.days_for(day, self.election_dates.get(site.jurisdiction_id, ()))
+        if days is None:
+            return True, made
+        return zones.in_force(days, day), [dataclasses.replace(z, applies_on=days) for z in made]
 
     def _site_zones(self, i: int) -> list[Zone]:
         with self._zones_lock:
@@ -244,7 +257,6 @@ class GeographyIndex:
                     reference_kind=spec.reference_kind,
                     approximate=spec.approximate,
                     geo_rule=geometry.ZoneRule(reference=reference, distance_m=spec.rule.distance_m),
-                    applies_on=site.applies_on,
                 )
             )
         with self._zones_lock:
@@ -323,7 +335,7 @@ class GeographyIndex:
         exactly.
 
         Nearest first. ``accuracy_m`` widens the search box by converting it conservatively to degrees. A zone in
-        force on some days only (``Site.applies_on``) counts on the local date ``on``, or without one on the site's
+        force on some days only (``Site.use``) counts on the local date ``on``, or without one on the site's
         local date at ``now`` (the current time by default).
         """
         geometry.check_lonlat(lon, lat)
@@ -373,11 +385,12 @@ class GeographyIndex:
         hits: list[ZoneHit] = []
         for i in (np.unique(sites) if len(sites) > 1 else sites).tolist():
             site = self.sites[i]
-            if site.applies_on is not None and not site.in_force(on, now or timezone.now()):
+            counts, site_zones = self._dated(i, on, now)
+            if not counts:
                 continue
             distances: dict[str, float] = {}  # rules measured from the same reference share one distance
             name = site.name
-            for zone in self._site_zones(i):
+            for zone in site_zones:
                 if activity is not None and zone.rule.activity != activity:
                     continue
                 kind = zone.reference_kind
@@ -404,6 +417,11 @@ def _stream(qs: QuerySet[Any]) -> Iterator[list[tuple[Any, ...]]]:
         cursor.execute(sql, params)
         while chunk := cursor.fetchmany(BUILD_CHUNK):
             yield chunk
+
+
+def _date(value: Any) -> dt.date:
+    """A date of a raw row: SQLite gives the ISO text, PostgreSQL a date."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _from_wkb(values: Sequence[Any]) -> npt.NDArray[np.object_]:
@@ -462,16 +480,19 @@ def build_index(version: int) -> GeographyIndex:
             shapes[~single] = shapely.multipoints(door_xy[several], indices=np.cumsum(~single)[group[several]] - 1)
         door_shape = dict(zip(places_with_doors.tolist(), shapes.tolist(), strict=True))
     del door_place, door_in_use, door_xy
-    # The dates each site that is not an election-day site has hours on, in any election (``zones.days_in_force``).
-    opening_dates: dict[int, set[dt.date]] = defaultdict(set)
+    # The (election date, opening date) pairs of each site that is not an election-day site (``zones.dated_use``),
+    # and each state's election dates.
+    openings: dict[int, set[tuple[dt.date, dt.date]]] = defaultdict(set)
     for chunk in _stream(
         LocationHours.objects.filter(polling_place__is_election_day=False, polling_place__location__isnull=False)
         .order_by()
-        .values_list("polling_place_id", "date")
+        .values_list("polling_place_id", "election__date", "date")
     ):
-        for place_id, date in chunk:
-            # Raw rows: SQLite gives the ISO text, PostgreSQL a date.
-            opening_dates[place_id].add(dt.date.fromisoformat(date) if isinstance(date, str) else date)
+        for place_id, election_date, date in chunk:
+            openings[place_id].add((_date(election_date), _date(date)))
+    election_dates: dict[int, set[dt.date]] = defaultdict(set)
+    for jurisdiction_id, date in Election.objects.order_by().values_list("jurisdiction_id", "date"):
+        election_dates[jurisdiction_id].add(date)
     sites: list[Site] = []
     covering_rules: dict[tuple[int, bool, bool], list[BufferRule]] = {}
     places = (
@@ -504,11 +525,18 @@ def build_index(version: int) -> GeographyIndex:
                     name,
                     (location.x, location.y),
                     specs,
-                    zones.days_in_force(election_day=bool(election_day), opening_dates=opening_dates.get(pk, ())),
+                    zones.dated_use(election_day=bool(election_day), openings=openings.get(pk, ())),
                     county["timezone"] or county["jurisdiction__timezone"],
+                    county["jurisdiction_id"],
                 )
             )
-    index = GeographyIndex(version=version, precincts=entries, boundaries=boundaries, sites=sites)
+    index = GeographyIndex(
+        version=version,
+        precincts=entries,
+        boundaries=boundaries,
+        sites=sites,
+        election_dates={j: sorted(dates) for j, dates in election_dates.items()},
+    )
     index.build_seconds = time.perf_counter() - started
     _give_back_freed_memory()
     logger.info(

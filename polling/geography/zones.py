@@ -7,15 +7,18 @@ polling-place point) and is flagged ``approximate`` unless the fallback can only
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.utils import timezone
 from shapely.geometry import MultiPoint, Point
 from shapely.geometry.base import BaseGeometry
 
 from polling import geometry
-from polling.models import BufferRule, PollingPlace
+from polling.geography.selectors import local_zone
+from polling.models import BufferRule, Election, LocationHours, PollingPlace
 
 MeasuredFrom = BufferRule.MeasuredFrom
 
@@ -29,7 +32,8 @@ class Zone:
     reference_kind: str  # "entrances", "building" or "location": what the distance is actually measured from
     approximate: bool  # True when the rule's reference is not mapped and the fallback may draw the zone too small
     geo_rule: geometry.ZoneRule
-    #: The local dates the zone is in force (``days_in_force``), or None for every day.
+    #: The local dates the zone is in force as seen on the day asked about (``DatedUse.days_for``), or None for
+    #: every day.
     applies_on: tuple[dt.date, ...] | None = None
 
     @property
@@ -125,18 +129,37 @@ def rules_for_site(rules: Sequence[BufferRule], *, voting: bool, drop_box: bool)
     return [r for r in rules if chosen.get(r.activity) is r]
 
 
-def days_in_force(*, election_day: bool, opening_dates: Iterable[dt.date]) -> tuple[dt.date, ...] | None:
-    """The local dates a site's zones are in force, or None for every day.
+@dataclass(frozen=True)
+class DatedUse:
+    """When a site that is only an early-voting site or a drop box is used: the local dates it has hours on, in any
+    election (``dates``), and the dates of the elections it has them in (``elections``)."""
 
-    An election-day site's zones are answered every day: it is published as a polling place ahead of the election,
-    and "may I campaign here?" asked before the day is asked about the day. A site that is only an early-voting site
-    or a drop box has voting (or ballots) there only on the dates it has hours for, in any election: its zones are in
-    force on those dates alone. Without any dated hours we cannot say when it is used, so its zones are in force every
-    day: an answer may be too strict for a day, never too lenient."""
+    dates: tuple[dt.date, ...]
+    elections: frozenset[dt.date]
+
+    def days_for(self, day: dt.date, election_dates: Sequence[dt.date]) -> tuple[dt.date, ...] | None:
+        """The dates the site's zones are in force as seen on the local date ``day``, or None for every day.
+
+        ``election_dates``: its state's election dates, sorted. Its dated hours are known for ``day`` when it has
+        hours in the election ``day`` leads to (the first on or after it): its zones are then in force on its dated
+        openings alone. Otherwise (no hours in that election yet, or no election ahead) we cannot say it is unused
+        that day, so they are in force every day: an answer may be too strict for a day, never too lenient."""
+        i = bisect.bisect_left(election_dates, day)
+        if i == len(election_dates) or election_dates[i] not in self.elections:
+            return None
+        return self.dates
+
+
+def dated_use(*, election_day: bool, openings: Iterable[tuple[dt.date, dt.date]]) -> DatedUse | None:
+    """``DatedUse`` of a site from its (election date, opening date) pairs; None when its zones count every day: an
+    election-day site's (it is published as a polling place ahead of the election, and "may I campaign here?" asked
+    before the day is asked about the day) and those of a site without any dated hours."""
     if election_day:
         return None
-    dates = tuple(sorted(set(opening_dates)))
-    return dates or None
+    pairs = list(openings)
+    if not pairs:
+        return None
+    return DatedUse(tuple(sorted({day for _, day in pairs})), frozenset(election for election, _ in pairs))
 
 
 def in_force(applies_on: tuple[dt.date, ...] | None, day: dt.date) -> bool:
@@ -144,18 +167,28 @@ def in_force(applies_on: tuple[dt.date, ...] | None, day: dt.date) -> bool:
     return applies_on is None or day in applies_on
 
 
-def zones_for(place: PollingPlace, rules: Iterable[BufferRule]) -> list[Zone]:
+def zones_for(place: PollingPlace, rules: Iterable[BufferRule], *, on: dt.date | None = None) -> list[Zone]:
     """Every zone of ``place`` under ``rules`` (the rules of its jurisdiction) that cover its kind of site, in rule
-    order, with the dates each is in force (``days_in_force``; reads the place's hours, prefetched or not, unless
-    it is an election-day site); none for a place whose coordinates are not known yet (a zone drawn around a guessed
-    point would be a false answer)."""
+    order, with the dates each is in force as seen on the local date ``on`` (today by default; ``DatedUse``: a few
+    queries unless it is an election-day site; ``in_force`` tells whether it counts on a day); none for a place whose
+    coordinates are not known yet (a zone drawn around a guessed point would be a false answer)."""
     if place.location is None:
         return []
     center = (place.location.x, place.location.y)
     covering = rules_covering(place, rules)
     applies_on = None
     if covering and not (set(_KINDS) & place.get_deferred_fields()) and not place.is_election_day:
-        applies_on = days_in_force(election_day=False, opening_dates=(h.date for h in place.hours.all()))
+        use = dated_use(
+            election_day=False,
+            openings=LocationHours.objects.filter(polling_place=place).values_list("election__date", "date"),
+        )
+        if use is not None:
+            county = place.county
+            day = on if on is not None else timezone.now().astimezone(local_zone(county)).date()
+            election_dates = sorted(
+                set(Election.objects.filter(jurisdiction_id=county.jurisdiction_id).values_list("date", flat=True))
+            )
+            applies_on = use.days_for(day, election_dates)
     zones = []
     for rule in covering:
         kind, approximate, ref_geom = resolve_reference(place, rule.measured_from)

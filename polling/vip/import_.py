@@ -90,6 +90,18 @@ def _county(feed: Feed, element: Element, states: dict[str, Jurisdiction]) -> Co
         county = counties.filter(fips=code).first()
         if county is None:
             feed.add(element, "ExternalIdentifiers", f"no county with FIPS {code!r} is known (import the county first)")
+            return None
+        # A feed speaks for its own State: a county of another state (by its FIPS) is refused, never written.
+        named = states.get(child(element, "StateId") or "")
+        if county.jurisdiction_id not in {s.pk for s in states.values()} or (
+            named is not None and named.pk != county.jurisdiction_id
+        ):
+            feed.add(
+                element,
+                "ExternalIdentifiers",
+                f"county {code} ({county.name}) is in {county.jurisdiction.name}, not in this feed's State",
+            )
+            return None
         return county
     state_id = child(element, "StateId") or ""
     state = states.get(state_id)
@@ -348,7 +360,14 @@ def _prepare(feed: Feed, bundle: Bundle, tmp: Path, repair: bool) -> Any:
             if target is None or target.tag != "PollingLocation":
                 feed.ref(element, f"PollingLocationIds[{n}]", ref, "PollingLocation")
             elif element.get("id") in localities:
-                place_county[ref] = localities[element.get("id", "")]
+                county = localities[element.get("id", "")]
+                named = county_of_id(ref)
+                if ref in place_county and place_county[ref].pk != county.pk:
+                    feed.add(target, "id", f"is listed by the Localities of both {place_county[ref]} and {county}")
+                elif named is not None and named != county.fips:
+                    feed.add(target, "id", f"its id names county {named} but the Locality of {county} lists it")
+                else:
+                    place_county[ref] = county
 
     precinct_features: list[Any] = []
     precinct_ids: list[str] = []

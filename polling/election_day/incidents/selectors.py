@@ -8,6 +8,7 @@ those they reported themselves.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -50,6 +51,36 @@ def incident_get(scope: Scope, pk: int) -> Incident:
     if incident is None:
         raise DomainError("Not found.", "not_found")
     return incident
+
+
+def replayed_report(
+    scope: Scope,
+    *,
+    report_id: uuid.UUID,
+    polling_place_id: int,
+    election_id: int | None,
+    activity: str,
+    lon: float,
+    lat: float,
+    occurred_at: dt.datetime,
+    description: str,
+) -> Incident | None:
+    """The report already stored under ``report_id`` when this is it sent again (the same place, activity, spot, time
+    and description, and the same election where one is named), for a caller who can see it: answered before the
+    caller's grants are read again, so a resend after they changed is still the same report. None when no report
+    has the id; ``report_id_reused`` when another report has it, or one the caller cannot see."""
+    stored: Incident | None = Incident.objects.filter(report_id=report_id).first()
+    if stored is None:
+        return None
+    stored_fields = (stored.polling_place_id, stored.activity, stored.lon, stored.lat, stored.occurred_at)
+    same = (
+        stored_fields == (polling_place_id, activity, lon, lat, occurred_at)
+        and stored.description == description
+        and election_id in (None, stored.election_id)
+    )
+    if same and incidents_visible(scope).filter(pk=stored.pk).exists():
+        return stored
+    raise DomainError("This report_id was already used for a different report.", "report_id_reused", field="report_id")
 
 
 def incident_list(

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from common.errors import DomainError
-from polling.geography.zones import zones_for
+from polling.geography.selectors import local_zone
+from polling.geography.zones import in_force, zones_for
 from polling.models import BufferRule, Election, PollingPlace
 from polling.models.incidents import Incident
 
@@ -25,15 +26,19 @@ class ZoneMeasure:
     approximate: bool
 
 
-def measure(place: PollingPlace, activity: str, lon: float, lat: float, accuracy_m: float) -> ZoneMeasure | None:
+def measure(
+    place: PollingPlace, activity: str, lon: float, lat: float, accuracy_m: float, occurred_at: dt.datetime
+) -> ZoneMeasure | None:
     """Exact geodesic distance from (lon, lat) to the reference of the state's rule for ``activity`` that covers the
-    place's kind of site (``zones_for``). None when there is no such zone: an activity without a rule (e.g.
-    "other"), a kind of site no rule covers (a drop box in most states), or a place not located yet."""
+    place's kind of site (``zones_for``) and is in force on the local day of ``occurred_at``. None when there is no
+    such zone: an activity without a rule (e.g. "other"), a kind of site no rule covers (a drop box in most states),
+    a place not located yet, or an early-voting site or drop box on a day it is not used."""
     if activity not in BufferRule.Activity.values:
         return None
     rules = BufferRule.objects.filter(jurisdiction_id=place.county.jurisdiction_id, activity=activity)
-    zone = next(iter(zones_for(place, rules)), None)
-    if zone is None:
+    day = occurred_at.astimezone(local_zone(place.county)).date()
+    zone = next(iter(zones_for(place, rules, on=day)), None)
+    if zone is None or not in_force(zone.applies_on, day):
         return None
     verdict = zone.classify(lon, lat, accuracy_m)
     return ZoneMeasure(
@@ -136,7 +141,7 @@ def _store(
     photo_content_type: str,
     report_id: uuid.UUID | None,
 ) -> Incident:
-    measured = measure(polling_place, activity, lon, lat, accuracy_m or 0.0)
+    measured = measure(polling_place, activity, lon, lat, accuracy_m or 0.0, occurred_at)
     incident = Incident(
         polling_place=polling_place,
         election=election,

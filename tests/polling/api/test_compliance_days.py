@@ -15,7 +15,7 @@ from shapely.geometry import Point, box
 
 from polling.geography import spatial
 from polling.geography.services import geography_version_bump
-from polling.geography.zones import days_in_force, zones_for
+from polling.geography.zones import dated_use, zones_for
 from polling.models import BufferRule, Jurisdiction, LocationHours, PollingPlace, PrecinctAssignment, VoteCenter
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory, PrecinctFactory
 from tests.public_geo import make_public_geo, towards
@@ -162,6 +162,7 @@ def test_without_dated_sites_the_etag_does_not_change_with_the_time(api, geo):
     assert later.status_code == 304
 
 
+@time_machine.travel(_noon(OFF_DAY), tick=False)
 def test_the_zones_endpoints_name_the_dates(api, geo):
     early = api.get(f"/api/v1/polling-places/{geo['early'].pk}/zones/").json()
     day_site = api.get(f"/api/v1/polling-places/{geo['place'].pk}/zones/").json()
@@ -176,16 +177,45 @@ def test_the_index_and_the_orm_agree_on_the_dates(geo, mississippi):
     rules = list(BufferRule.objects.filter(jurisdiction=mississippi))
     place = PollingPlace.objects.prefetch_related("entrances", "hours").get(pk=geo["early"].pk)
 
-    orm = {z.rule.activity: z.applies_on for z in zones_for(place, rules)}
-    index = {z.rule.activity: z.applies_on for z in spatial.current_index().zones_of(place.pk)}
+    index = spatial.current_index()
+    for day, expected in ((OFF_DAY, (DAY_1, DAY_2)), (dt.date(2026, 11, 4), None)):
+        orm = {z.rule.activity: z.applies_on for z in zones_for(place, rules, on=day)}
+        indexed = {z.rule.activity: z.applies_on for z in index.zones_of(place.pk, on=day)}
+        assert orm == indexed == {"campaigning": expected, "loitering": expected}
 
-    assert orm == index == {"campaigning": (DAY_1, DAY_2), "loitering": (DAY_1, DAY_2)}
+
+GENERAL, PRIMARY = dt.date(2026, 11, 3), dt.date(2026, 8, 4)
 
 
-def test_days_in_force():
-    assert days_in_force(election_day=True, opening_dates=[DAY_1]) is None
-    assert days_in_force(election_day=False, opening_dates=[]) is None
-    assert days_in_force(election_day=False, opening_dates=[DAY_2, DAY_1, DAY_2]) == (DAY_1, DAY_2)
+def test_dated_use():
+    assert dated_use(election_day=True, openings=[(GENERAL, DAY_1)]) is None
+    assert dated_use(election_day=False, openings=[]) is None
+    use = dated_use(election_day=False, openings=[(GENERAL, DAY_2), (GENERAL, DAY_1), (GENERAL, DAY_2)])
+    assert use is not None and use.dates == (DAY_1, DAY_2)
+    # Known for the days leading to the general election; unknown (every day) after it, with no election ahead.
+    assert use.days_for(OFF_DAY, [PRIMARY, GENERAL]) == (DAY_1, DAY_2)
+    assert use.days_for(dt.date(2026, 11, 4), [PRIMARY, GENERAL]) is None
+    # Unknown for the days leading to an election it has no hours in yet.
+    assert use.days_for(dt.date(2026, 7, 1), [PRIMARY, GENERAL]) is None
+
+
+def test_a_site_with_hours_in_an_earlier_election_only_counts_every_day_of_the_next(api, geo, mississippi):
+    """Its hours for the next election are not entered yet: it cannot be said unused on any of its days."""
+    general = ElectionFactory(name="General 2027", jurisdiction=mississippi, date=dt.date(2027, 11, 2))
+    on_a_day_of_the_next = _near_early(api, date="2027-10-20").json()
+    assert on_a_day_of_the_next["verdict"] == "prohibited"
+    assert {z["applies_on"] for z in on_a_day_of_the_next["zones"]} == {None}
+    LocationHours.objects.create(
+        polling_place=geo["early"],
+        election=general,
+        date=dt.date(2027, 10, 19),
+        opens=dt.time(8),
+        closes=dt.time(17),
+        timezone="America/Chicago",
+    )
+    # Its hours in the next election entered: its zones count on its dated days alone.
+    assert _near_early(api, date="2027-10-20").json()["zones"] == []
+    assert _near_early(api, date="2027-10-19").json()["verdict"] == "prohibited"
 
 
 def test_a_drop_box_counts_on_its_days_where_the_state_covers_drop_boxes(api, db):
