@@ -81,6 +81,14 @@ class ZoneHit:
     classification: geometry.Classification
 
 
+def _checked_point(lon: float, lat: float, accuracy_m: float) -> Point:
+    """The point asked about, once its coordinates and the fix's accuracy are known to be usable."""
+    geometry.check_lonlat(lon, lat)
+    if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
+        raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
+    return shapely.points((lon, lat))
+
+
 def _reach_boxes(bounds: tuple[float, float, float, float], reach_m: float) -> list[tuple[float, float, float, float]]:
     """Lon/lat boxes that together contain every point within ``reach_m`` of something inside ``bounds``."""
     west, south, east, north = bounds
@@ -338,10 +346,7 @@ class GeographyIndex:
         force on some days only (``Site.use``) counts on the local date ``on``, or without one on the site's
         local date at ``now`` (the current time by default).
         """
-        geometry.check_lonlat(lon, lat)
-        if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
-            raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
-        return self._zones_reaching(lon, lat, shapely.points((lon, lat)), accuracy_m, activity, on, now)
+        return self._zones_reaching(lon, lat, _checked_point(lon, lat, accuracy_m), accuracy_m, activity, on, now)
 
     def covered_and_zones_near(
         self,
@@ -354,10 +359,7 @@ class GeographyIndex:
         now: dt.datetime | None = None,
     ) -> tuple[bool, list[ZoneHit]]:
         """Whether a precinct covers the point, and ``zones_near``: the two questions of a compliance answer."""
-        geometry.check_lonlat(lon, lat)
-        if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
-            raise geometry.GeometryError("The location accuracy must be zero or more metres.", "invalid_accuracy")
-        point = shapely.points((lon, lat))
+        point = _checked_point(lon, lat, accuracy_m)
         covered = self._precinct_covering(point) is not None
         return covered, self._zones_reaching(lon, lat, point, accuracy_m, activity, on, now)
 
