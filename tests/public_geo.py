@@ -10,6 +10,7 @@ from typing import Any
 from geographiclib.geodesic import Geodesic
 from shapely.geometry import Point, box
 
+from polling.models import LocationHours
 from tests.factories import (
     CountyFactory,
     ElectionFactory,
@@ -50,3 +51,34 @@ def make_public_geo() -> dict[str, Any]:
         "side": side,
         "election": election,
     }
+
+
+#: Where ``make_early_voting_geo`` puts its early-voting site: ~5 km from the election-day site.
+EARLY = (-90.12, 32.38)
+GENERAL_DAY = dt.date(2026, 11, 3)
+
+
+def make_early_voting_geo(opening_days: tuple[dt.date, ...] = ()) -> dict[str, Any]:
+    """``make_public_geo`` with its election on 3 November 2026 and, as ``early``, an early-voting site (only that)
+    at ``EARLY``, open 08:00-17:00 Chicago time on each of ``opening_days`` in that election."""
+    geo = make_public_geo()
+    geo["election"].date = GENERAL_DAY
+    geo["election"].save()
+    early = PollingPlaceFactory(
+        county=geo["county"],
+        code="EV1",
+        name="Courthouse",
+        location=Point(*EARLY),
+        is_election_day=False,
+        is_early_voting=True,
+    )
+    for day in opening_days:
+        LocationHours.objects.create(
+            polling_place=early,
+            election=geo["election"],
+            date=day,
+            opens=dt.time(8),
+            closes=dt.time(17),
+            timezone="America/Chicago",
+        )
+    return {**geo, "early": early}

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.credentials.issuing import holder_summary
 from accounts.models import Credential
 from accounts.permissions import request_scope
 from common.api.schema import OBJECT
@@ -70,11 +71,7 @@ def credentials_at(place: PollingPlace, election: Election) -> QuerySet[Credenti
 
 def holder_out(credential: Credential) -> dict[str, Any]:
     return {
-        "serial": credential.serial,
-        "kind": credential.kind,
-        "holder_name": credential.holder_name,
-        "appointed_by_kind": credential.appointed_by_kind,
-        "appointed_by_name": credential.appointed_by_name,
+        **holder_summary(credential),
         # The server's quota grouping of the appointer's name (look-alike spellings are one group): the tablet
         # counts by this rather than re-implementing Unicode skeletons.
         "quota_group": appointer_key(credential.appointed_by_name) if credential.appointed_by_name else "",

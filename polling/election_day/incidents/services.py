@@ -80,68 +80,6 @@ def incident_report(
     transaction. A report sent again under the same ``report_id`` (its first answer lost on the way, or two sends
     racing) is stored once: the second call gets the first report back (``replayed``; its photo, if any, is the
     caller's to discard), or ``report_id_reused`` when the id was used for a different report."""
-    fields = (polling_place.pk, election.pk if election else None, activity, lon, lat, occurred_at, description)
-    if report_id is not None and (existing := Incident.objects.filter(report_id=report_id).first()) is not None:
-        return _replayed(existing, fields)
-    try:
-        with transaction.atomic():
-            return Reported(
-                _store(
-                    actor=actor,
-                    polling_place=polling_place,
-                    election=election,
-                    activity=activity,
-                    lon=lon,
-                    lat=lat,
-                    accuracy_m=accuracy_m,
-                    occurred_at=occurred_at,
-                    description=description,
-                    photo_path=photo_path,
-                    photo_content_type=photo_content_type,
-                    report_id=report_id,
-                )
-            )
-    except IntegrityError:
-        # Another request stored a report under this id between the look above and this insert.
-        existing = Incident.objects.filter(report_id=report_id).first() if report_id is not None else None
-        if existing is None:
-            raise
-        return _replayed(existing, fields)
-
-
-def _replayed(existing: Incident, fields: tuple[object, ...]) -> Reported:
-    stored = (
-        existing.polling_place_id,
-        existing.election_id,
-        existing.activity,
-        existing.lon,
-        existing.lat,
-        existing.occurred_at,
-        existing.description,
-    )
-    if stored != fields:
-        raise DomainError(
-            "This report_id was already used for a different report.", REPORT_ID_REUSED, field="report_id"
-        )
-    return Reported(existing, replayed=True)
-
-
-def _store(
-    *,
-    actor: Actor,
-    polling_place: PollingPlace,
-    election: Election | None,
-    activity: str,
-    lon: float,
-    lat: float,
-    accuracy_m: float | None,
-    occurred_at: dt.datetime,
-    description: str,
-    photo_path: str,
-    photo_content_type: str,
-    report_id: uuid.UUID | None,
-) -> Incident:
-    measured = measure(polling_place, activity, lon, lat, accuracy_m or 0.0, occurred_at)
     incident = Incident(
         polling_place=polling_place,
         election=election,
@@ -157,6 +95,50 @@ def _store(
         photo_path=photo_path,
         photo_content_type=photo_content_type,
         report_id=report_id,
+    )
+    if report_id is not None and (existing := Incident.objects.filter(report_id=report_id).first()) is not None:
+        return _replayed(existing, incident)
+    try:
+        with transaction.atomic():
+            return Reported(_store(incident, actor))
+    except IntegrityError:
+        # Another request stored a report under this id between the look above and this insert.
+        existing = Incident.objects.filter(report_id=report_id).first() if report_id is not None else None
+        if existing is None:
+            raise
+        return _replayed(existing, incident)
+
+
+def _what(incident: Incident) -> tuple[object, ...]:
+    """What makes two reports the same report: the place, election, activity, spot, time and description."""
+    return (
+        incident.polling_place_id,
+        incident.election_id,
+        incident.activity,
+        incident.lon,
+        incident.lat,
+        incident.occurred_at,
+        incident.description,
+    )
+
+
+def _replayed(existing: Incident, sent: Incident) -> Reported:
+    if _what(existing) != _what(sent):
+        raise DomainError(
+            "This report_id was already used for a different report.", REPORT_ID_REUSED, field="report_id"
+        )
+    return Reported(existing, replayed=True)
+
+
+def _store(incident: Incident, actor: Actor) -> Incident:
+    """Measure ``incident`` (not saved yet), store it and write its audit event."""
+    measured = measure(
+        incident.polling_place,
+        incident.activity,
+        incident.lon,
+        incident.lat,
+        incident.accuracy_m or 0.0,
+        incident.occurred_at,
     )
     if measured is not None:
         incident.distance_ft = measured.distance_ft
@@ -175,16 +157,16 @@ def _store(
         action="incident.report",
         obj=incident,
         after={
-            "polling_place": polling_place.pk,
-            "election": election.pk if election else None,
-            "activity": activity,
-            "occurred_at": occurred_at.isoformat(),
-            "lon": lon,
-            "lat": lat,
-            "accuracy_m": accuracy_m,
+            "polling_place": incident.polling_place_id,
+            "election": incident.election_id,
+            "activity": incident.activity,
+            "occurred_at": incident.occurred_at.isoformat(),
+            "lon": incident.lon,
+            "lat": incident.lat,
+            "accuracy_m": incident.accuracy_m,
             "distance_ft": round(incident.distance_ft, 2) if incident.distance_ft is not None else None,
             "zone_status": incident.zone_status,
-            "photo": bool(photo_path),
+            "photo": bool(incident.photo_path),
         },
     )
     return incident

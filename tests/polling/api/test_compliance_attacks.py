@@ -6,14 +6,12 @@ import datetime as dt
 
 import pytest
 from rest_framework.test import APIClient
-from shapely.geometry import Point
 
 from polling.models import LocationHours
-from tests.factories import ElectionFactory, PollingPlaceFactory
-from tests.public_geo import make_public_geo, towards
+from tests.factories import ElectionFactory
+from tests.public_geo import EARLY, make_early_voting_geo, towards
 
 pytestmark = pytest.mark.django_db
-EARLY = (-90.12, 32.38)
 PRIMARY_DAY = dt.date(2026, 3, 10)
 GENERAL_EARLY_DAY = dt.date(2026, 10, 27)
 
@@ -25,18 +23,7 @@ def api():
 
 @pytest.fixture
 def geo(mississippi):
-    geo = make_public_geo()
-    geo["election"].date = dt.date(2026, 11, 3)
-    geo["election"].save()
-    early = PollingPlaceFactory(
-        county=geo["county"],
-        code="EV1",
-        name="Courthouse",
-        location=Point(*EARLY),
-        is_election_day=False,
-        is_early_voting=True,
-    )
-    return {**geo, "early": early}
+    return make_early_voting_geo()
 
 
 def _near_early(api, query_string: str = "", **query):

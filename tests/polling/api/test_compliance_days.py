@@ -18,11 +18,10 @@ from polling.geography.services import geography_version_bump
 from polling.geography.zones import dated_use, zones_for
 from polling.models import BufferRule, Jurisdiction, LocationHours, PollingPlace, PrecinctAssignment, VoteCenter
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory, PrecinctFactory
-from tests.public_geo import make_public_geo, towards
+from tests.public_geo import EARLY, make_early_voting_geo, towards
 
 pytestmark = pytest.mark.django_db
 CHICAGO = zoneinfo.ZoneInfo("America/Chicago")
-EARLY = (-90.12, 32.38)  # an early-voting site ~5 km from the election-day site of make_public_geo
 DAY_1, DAY_2, OFF_DAY = dt.date(2026, 10, 26), dt.date(2026, 10, 27), dt.date(2026, 10, 28)
 
 
@@ -37,27 +36,7 @@ def api():
 
 @pytest.fixture
 def geo(mississippi):
-    geo = make_public_geo()
-    geo["election"].date = dt.date(2026, 11, 3)
-    geo["election"].save()
-    early = PollingPlaceFactory(
-        county=geo["county"],
-        code="EV1",
-        name="Courthouse",
-        location=Point(*EARLY),
-        is_election_day=False,
-        is_early_voting=True,
-    )
-    for day in (DAY_1, DAY_2):
-        LocationHours.objects.create(
-            polling_place=early,
-            election=geo["election"],
-            date=day,
-            opens=dt.time(8),
-            closes=dt.time(17),
-            timezone="America/Chicago",
-        )
-    return {**geo, "early": early}
+    return make_early_voting_geo((DAY_1, DAY_2))
 
 
 def _near_early(api, etag=None, **query):

@@ -12,7 +12,7 @@ from shapely.geometry import Point
 
 from polling.models import Jurisdiction, LocationHours, VoteCenter
 from tests.factories import CountyFactory, ElectionFactory, PollingPlaceFactory
-from tests.public_geo import make_public_geo
+from tests.public_geo import make_early_voting_geo
 
 pytestmark = pytest.mark.django_db
 PLACES = "/api/v1/polling-places/"
@@ -25,32 +25,13 @@ def api():
 
 @pytest.fixture
 def geo(mississippi):
-    geo = make_public_geo()
+    # Open across the change back from daylight saving time (1 November 2026 in Chicago).
+    geo = make_early_voting_geo((dt.date(2026, 10, 31), dt.date(2026, 11, 2)))
     election = geo["election"]
-    election.date = dt.date(2026, 11, 3)
-    election.save()
-    early = PollingPlaceFactory(
-        county=geo["county"],
-        code="EV1",
-        name="Courthouse",
-        location=Point(-90.12, 32.38),
-        is_election_day=False,
-        is_early_voting=True,
-    )
-    # Across the change back from daylight saving time (1 November 2026 in Chicago).
-    for day in (dt.date(2026, 10, 31), dt.date(2026, 11, 2)):
-        LocationHours.objects.create(
-            polling_place=early,
-            election=election,
-            date=day,
-            opens=dt.time(8),
-            closes=dt.time(17),
-            timezone="America/Chicago",
-        )
     center = PollingPlaceFactory(county=geo["county"], code="VC1", name="Center", location=Point(-90.11, 32.31))
     VoteCenter.objects.create(election=election, polling_place=center)
     idle = PollingPlaceFactory(county=geo["county"], code="IDLE", name="Unused", location=Point(-90.13, 32.39))
-    return {**geo, "early": early, "center": center, "idle": idle}
+    return {**geo, "center": center, "idle": idle}
 
 
 def _by_code(body) -> dict[str, dict]:
