@@ -61,6 +61,8 @@ class Warm:
 _warm: tuple[weakref.ref[GeographyIndex], Warm] | None = None
 _warm_lock = threading.Lock()
 _warming: weakref.WeakSet[GeographyIndex] = weakref.WeakSet()  # being warmed in the background in this process
+#: The name of the thread that warms a rebuilt index (``warmed``).
+WARM_THREAD = "lookup-warm"
 
 
 def warm(index: GeographyIndex) -> Warm | None:
@@ -123,7 +125,9 @@ def warmed(index: GeographyIndex) -> Warm | None:
             start = index not in _warming
             _warming.add(index)
         if start:
-            threading.Thread(target=_warm_in_background, args=(weakref.ref(index),), daemon=True).start()
+            threading.Thread(
+                target=_warm_in_background, args=(weakref.ref(index),), name=WARM_THREAD, daemon=True
+            ).start()
     return None
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from polling.geography import spatial
+from polling.geography import lookup, spatial
 from tests.helpers import seed_reference_data
 from tests.public_geo import make_public_geo
 
@@ -21,6 +21,20 @@ AT = {"lat": 32.35, "lon": -90.18}
 @pytest.fixture(autouse=True)
 def _seeded(transactional_db):
     seed_reference_data()  # the states and their rules, which a transactional test's flush removed
+
+
+@pytest.fixture(autouse=True)
+def _background_work_done(transactional_db, monkeypatch):
+    """The builds a test started finish before the database is flushed after it (a thread still reading the shared
+    in-memory SQLite database would lock the flush out). The lookup answers of a rebuilt index are not warmed in the
+    background here: that thread is tested in tests/polling/api/test_lookup_warm.py, and here its reads would race
+    the test's own writes, which the tests' in-memory shared-cache SQLite database refuses with "table is locked"
+    (a served SQLite file in WAL mode, or PostgreSQL, lets a reader and a writer run together)."""
+    monkeypatch.setattr(lookup, "_warm_in_background", lambda ref: None)
+    yield
+    for thread in threading.enumerate():
+        if thread.name in ("spatial-index-build", lookup.WARM_THREAD):
+            thread.join(timeout=60)
 
 
 @pytest.fixture
